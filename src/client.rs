@@ -1,0 +1,479 @@
+//! `Client` and `ClientBuilder`: configuration, validated all at once in `build()`.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use elsa::sync::FrozenMap;
+use http::header::{HeaderValue, USER_AGENT};
+use http::{HeaderMap, Method};
+
+use crate::chain::Chain;
+use crate::crypto::{Rsa, RsaPrivateKey, RsaPublicKey};
+use crate::error::{ConfigError, Error, Result};
+use crate::middleware::{Next, SignerLayer, Stack, VerifierLayer};
+use crate::options::RequestOptions;
+use crate::platform_keys::PlatformKeys;
+use crate::request::{self, BaseUri, CallInfo};
+use crate::response::Response;
+use crate::sign::Signer;
+use crate::transport::{Transport, TransportConfig};
+use crate::verify::DEFAULT_MAX_SKEW_SECONDS;
+use crate::HttpRequest;
+
+/// A WeChat Pay client. Cheap to clone: clones share the connection pool, the trusted
+/// platform keys and the middleware stack.
+///
+/// Build one with [`Client::builder`] or [`Builder::factory`](crate::Builder::factory).
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<ClientInner>,
+}
+
+pub(crate) struct ClientInner {
+    mchid: String,
+    base: BaseUri,
+    default_headers: HeaderMap,
+    stack: Stack,
+    transport: Arc<Transport>,
+    platform_keys: PlatformKeys,
+    /// Chains handed out by `client["..."]`, which must outlive the call that made them.
+    pub(crate) index: FrozenMap<String, Box<Chain>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("mchid", &self.inner.mchid)
+            .field("base_uri", &self.inner.base.as_str())
+            .field("stack", &self.inner.stack)
+            .field("platform_keys", &self.inner.platform_keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A builder with WeChat Pay's defaults: base URI `https://api.mch.weixin.qq.com/`,
+    /// 10 s to connect, 30 s per call, 300 s of allowed clock skew.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The merchant id this client signs as.
+    pub fn mchid(&self) -> &str {
+        &self.inner.mchid
+    }
+
+    /// The trusted WeChat Pay keys. Adding a key here takes effect for this client and all
+    /// its clones at once, without rebuilding.
+    pub fn platform_keys(&self) -> &PlatformKeys {
+        &self.inner.platform_keys
+    }
+
+    /// A copy of the middleware stack, to edit and install with [`Client::with_stack`].
+    pub fn stack(&self) -> Stack {
+        self.inner.stack.clone()
+    }
+
+    /// A client that uses `stack` and shares everything else (pool, keys) with this one.
+    pub fn with_stack(&self, stack: Stack) -> Client {
+        let inner = &self.inner;
+        Client {
+            inner: Arc::new(ClientInner {
+                mchid: inner.mchid.clone(),
+                base: inner.base.clone(),
+                default_headers: inner.default_headers.clone(),
+                stack,
+                transport: Arc::clone(&inner.transport),
+                platform_keys: inner.platform_keys.clone(),
+                index: FrozenMap::new(),
+            }),
+        }
+    }
+
+    /// Assembles the unsigned request. APIv2 paths lose their `v2/` prefix on the wire, as in
+    /// wechatpay-php.
+    pub(crate) fn prepare(
+        &self,
+        method: Method,
+        template: Cow<'static, str>,
+        opts: RequestOptions,
+    ) -> Result<HttpRequest> {
+        request::assemble(&self.inner.base, &self.inner.default_headers, method, template, opts)
+    }
+
+    /// Runs the stack and turns a non-2xx answer into [`Error::Api`].
+    pub(crate) async fn execute(self, request: HttpRequest) -> Result<Response> {
+        if is_v2(&request) {
+            return Err(Error::Unsupported("APIv2 calls (paths starting with v2/) are not available in this release"));
+        }
+        let http_errors = request.extensions().get::<CallInfo>().is_none_or(|i| i.http_errors);
+        let inner = &self.inner;
+        let response = Next::new(&inner.stack, &inner.transport).run(request).await?;
+        if http_errors && !response.status().is_success() {
+            return Err(api_error(response));
+        }
+        Ok(Response::from(response))
+    }
+}
+
+fn is_v2(request: &HttpRequest) -> bool {
+    request
+        .extensions()
+        .get::<CallInfo>()
+        .is_some_and(|i| i.template.trim_start_matches('/').starts_with("v2/"))
+}
+
+/// WeChat Pay's error body: `{"code": "PARAM_ERROR", "message": "..."}`.
+fn api_error(response: http::Response<Bytes>) -> Error {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    let (parts, body) = response.into_parts();
+    let parsed = serde_json::from_slice::<Body>(&body).unwrap_or(Body {
+        code: String::new(),
+        message: String::new(),
+    });
+    Error::Api {
+        status: parts.status,
+        code: parsed.code,
+        message: parsed.message,
+        request_id: parts
+            .headers
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        body,
+    }
+}
+
+enum PrivateKeySource {
+    Text { source: String, passphrase: Option<String> },
+    Signer(Arc<dyn Signer>),
+}
+
+enum PublicKeySource {
+    Text(String),
+    Key(RsaPublicKey),
+}
+
+/// Configures a [`Client`]. Setters only record; [`ClientBuilder::build`] checks everything
+/// and reports every problem at once.
+///
+/// # Examples
+/// ```no_run
+/// let wxpay = wechatpay::Client::builder()
+///     .mchid("1900000001")
+///     .serial("1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C")
+///     .private_key("file:///path/to/apiclient_key.pem")
+///     .cert("PUB_KEY_ID_0114232134912410000", "file:///path/to/pub_key.pem")
+///     .build()?;
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
+#[must_use]
+pub struct ClientBuilder {
+    mchid: Option<String>,
+    serial: Option<String>,
+    private_key: Option<PrivateKeySource>,
+    certs: Vec<(String, PublicKeySource)>,
+    platform_keys: Option<PlatformKeys>,
+    base_uri: Option<String>,
+    headers: Vec<(String, String)>,
+    transport: TransportConfig,
+    max_skew_seconds: u64,
+    stack_edits: Vec<StackEdit>,
+    problems: Vec<String>,
+}
+
+type StackEdit = Box<dyn FnOnce(&mut Stack) -> Result<()> + Send>;
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            mchid: None,
+            serial: None,
+            private_key: None,
+            certs: Vec::new(),
+            platform_keys: None,
+            base_uri: None,
+            headers: Vec::new(),
+            transport: TransportConfig::default(),
+            max_skew_seconds: DEFAULT_MAX_SKEW_SECONDS,
+            stack_edits: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("mchid", &self.mchid)
+            .field("serial", &self.serial)
+            .field("private_key", &self.private_key.as_ref().map(|_| "<redacted>"))
+            .field("certs", &self.certs.iter().map(|(id, _)| id).collect::<Vec<_>>())
+            .field("base_uri", &self.base_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The merchant id (商户号), `mchid`.
+    pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
+        self.mchid = Some(mchid.into());
+        self
+    }
+
+    /// The merchant API certificate serial (商户API证书序列号), `serial`.
+    pub fn serial(mut self, serial: impl Into<String>) -> Self {
+        self.serial = Some(serial.into());
+        self
+    }
+
+    /// The merchant private key, `privateKey`: PEM text, `file://path`, or a
+    /// `private.pkcs1://` / `private.pkcs8://` pseudo-URL (see [`Rsa`]).
+    pub fn private_key(mut self, source: impl Into<String>) -> Self {
+        self.private_key = Some(PrivateKeySource::Text {
+            source: source.into(),
+            passphrase: None,
+        });
+        self
+    }
+
+    /// An encrypted PKCS#8 private key and its passphrase.
+    pub fn private_key_with_passphrase(mut self, source: impl Into<String>, passphrase: impl Into<String>) -> Self {
+        self.private_key = Some(PrivateKeySource::Text {
+            source: source.into(),
+            passphrase: Some(passphrase.into()),
+        });
+        self
+    }
+
+    /// A loaded private key.
+    pub fn private_key_loaded(self, key: RsaPrivateKey) -> Self {
+        self.signer(key)
+    }
+
+    /// Signs with `signer` (an HSM or KMS, say) instead of a local key.
+    pub fn signer(mut self, signer: impl Signer) -> Self {
+        self.private_key = Some(PrivateKeySource::Signer(Arc::new(signer)));
+        self
+    }
+
+    /// Trusts a WeChat Pay key: a platform-certificate serial with its certificate, or a
+    /// `PUB_KEY_ID_...` with its public key (one entry of PHP's `certs`). Call once per key.
+    pub fn cert(mut self, id: impl Into<String>, source: impl Into<String>) -> Self {
+        self.certs.push((id.into(), PublicKeySource::Text(source.into())));
+        self
+    }
+
+    /// Trusts an already loaded WeChat Pay key.
+    pub fn cert_key(mut self, id: impl Into<String>, key: RsaPublicKey) -> Self {
+        self.certs.push((id.into(), PublicKeySource::Key(key)));
+        self
+    }
+
+    /// Uses (and shares) an existing key store; `cert` entries are added to it.
+    pub fn platform_keys(mut self, keys: PlatformKeys) -> Self {
+        self.platform_keys = Some(keys);
+        self
+    }
+
+    /// The base URI, `https://api.mch.weixin.qq.com/` by default.
+    pub fn base_uri(mut self, uri: impl Into<String>) -> Self {
+        self.base_uri = Some(uri.into());
+        self
+    }
+
+    /// A header sent with every request.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The total time limit of a call (connect, send, wait and read), 30 s by default.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.transport.timeout = timeout;
+        self
+    }
+
+    /// The time limit for opening a TCP connection, 10 s by default.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.connect_timeout = timeout;
+        self
+    }
+
+    /// Trusts an extra TLS root certificate (PEM), for a private gateway or a test server.
+    pub fn root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.transport.extra_roots.push(pem.into());
+        self
+    }
+
+    /// The largest accepted response body, 256 MiB by default.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.transport.max_body_bytes = bytes;
+        self
+    }
+
+    /// The allowed difference between WeChat Pay's clock and ours, 300 s by default.
+    pub fn max_clock_skew(mut self, seconds: u64) -> Self {
+        self.max_skew_seconds = seconds;
+        self
+    }
+
+    /// Edits the middleware stack after the default layers are in place.
+    ///
+    /// ```no_run
+    /// # let builder = wechatpay::Client::builder();
+    /// let builder = builder.middleware(|stack| {
+    ///     stack.remove("verifier");
+    ///     Ok(())
+    /// });
+    /// ```
+    pub fn middleware(mut self, edit: impl FnOnce(&mut Stack) -> Result<()> + Send + 'static) -> Self {
+        self.stack_edits.push(Box::new(edit));
+        self
+    }
+
+    pub(crate) fn problem(mut self, problem: String) -> Self {
+        self.problems.push(problem);
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    ///
+    /// # Errors
+    /// [`Error::Config`] listing every problem found: each missing setting, an unloadable
+    /// key, an empty `certs`, a `certs` entry with the merchant's own serial, a bad base URI
+    /// or header.
+    pub fn build(self) -> Result<Client> {
+        let mut problems = self.problems;
+        let mchid = required_id(&mut problems, self.mchid, "mchid", "the merchant id");
+        let serial = required_id(&mut problems, self.serial, "serial", "the merchant API certificate serial");
+
+        let signer: Option<Arc<dyn Signer>> = match self.private_key {
+            None => {
+                problems.push("`privateKey` (the merchant private key) is required".into());
+                None
+            }
+            Some(PrivateKeySource::Signer(s)) => Some(s),
+            Some(PrivateKeySource::Text { source, passphrase }) => {
+                let loaded = match passphrase {
+                    Some(p) => Rsa::from_private_with_passphrase(&source, &p),
+                    None => Rsa::from_private(&source),
+                };
+                match loaded {
+                    Ok(key) => Some(Arc::new(key)),
+                    Err(e) => {
+                        problems.push(format!("`privateKey`: {e}"));
+                        None
+                    }
+                }
+            }
+        };
+
+        let keys = self.platform_keys.unwrap_or_default();
+        for (id, source) in self.certs {
+            if id.trim().is_empty() {
+                problems.push("`certs`: an entry has an empty serial or key id".into());
+                continue;
+            }
+            if serial.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(id.trim())) {
+                problems.push(format!(
+                    "`certs` contains `{id}`, the merchant's own serial; it must hold WeChat Pay's \
+                     platform certificates or public key (PUB_KEY_ID_...)"
+                ));
+                continue;
+            }
+            let key = match source {
+                PublicKeySource::Key(key) => Ok(key),
+                PublicKeySource::Text(text) => Rsa::from_public(&text),
+            };
+            match key {
+                Ok(key) => keys.insert(&id, key),
+                Err(e) => problems.push(format!("`certs[{id}]`: {e}")),
+            }
+        }
+        if keys.is_empty() {
+            problems.push(
+                "`certs` must hold at least one WeChat Pay platform certificate or public key \
+                 (PUB_KEY_ID_...) to verify responses with"
+                    .into(),
+            );
+        }
+
+        let base = match BaseUri::parse(self.base_uri.as_deref().unwrap_or(BaseUri::DEFAULT)) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                problems.push(format!("`base_uri`: {e}"));
+                None
+            }
+        };
+
+        let mut default_headers = HeaderMap::new();
+        default_headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("wechatpay-rust/", env!("CARGO_PKG_VERSION"))),
+        );
+        if let Err(e) = request::apply_headers(&mut default_headers, &self.headers) {
+            problems.push(format!("`headers`: {e}"));
+        }
+
+        let transport = match Transport::new(self.transport) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                problems.push(format!("transport: {e}"));
+                None
+            }
+        };
+
+        let (Some(mchid), Some(serial), Some(signer), Some(base), Some(transport), true) =
+            (mchid, serial, signer, base, transport, problems.is_empty())
+        else {
+            return Err(Error::Config(ConfigError::new(problems)));
+        };
+
+        let mut stack = Stack::new();
+        stack.push("verifier", VerifierLayer::new(keys.clone()).max_skew_seconds(self.max_skew_seconds))?;
+        stack.push("signer", SignerLayer::new(mchid.clone(), serial, signer, keys.clone()))?;
+        for edit in self.stack_edits {
+            edit(&mut stack)?;
+        }
+
+        Ok(Client {
+            inner: Arc::new(ClientInner {
+                mchid,
+                base,
+                default_headers,
+                stack,
+                transport,
+                platform_keys: keys,
+                index: FrozenMap::new(),
+            }),
+        })
+    }
+}
+
+/// A required identifier: present, non-empty, and safe inside a quoted header parameter.
+fn required_id(problems: &mut Vec<String>, value: Option<String>, key: &str, what: &str) -> Option<String> {
+    match value.map(|v| v.trim().to_string()) {
+        None => {
+            problems.push(format!("`{key}` ({what}) is required"));
+            None
+        }
+        Some(v) if v.is_empty() => {
+            problems.push(format!("`{key}` ({what}) is empty"));
+            None
+        }
+        Some(v) if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') => {
+            problems.push(format!("`{key}` ({what}) may hold only letters, digits, `_` and `-`"));
+            None
+        }
+        Some(v) => Some(v),
+    }
+}

@@ -1,0 +1,82 @@
+//! # wechatpay
+//!
+//! A client for the WeChat Pay (微信支付) merchant APIs that mirrors wechatpay-php: one
+//! chainable path builder that reaches every endpoint, with request signing and response
+//! verification underneath, blocking or async.
+//!
+//! ```no_run
+//! use wechatpay::{json, Client};
+//!
+//! # async fn demo() -> wechatpay::Result<()> {
+//! let wxpay = Client::builder()
+//!     .mchid("1900000001")
+//!     .serial("1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C")
+//!     .private_key("file:///path/to/apiclient_key.pem")
+//!     .cert("PUB_KEY_ID_0114232134912410000", "file:///path/to/pub_key.pem")
+//!     .build()?;
+//!
+//! let opts = json!({
+//!     "card_id": "pbLatjvWOibDc5-TBnbUk1pD12o0",
+//!     "code": "478515832665",
+//!     "json": { "reason": "用户违反会员条例" },
+//! });
+//! // 1. method chain
+//! let r = wxpay.v3().marketing().membercard_open().cards()._card_id_().codes()._code_().unavailable().post(&opts)?;
+//! let r = wxpay.v3().marketing().membercard_open().cards()._card_id_().codes()._code_().unavailable().post_async(&opts).await?;
+//! // 2. string path
+//! let r = wxpay.chain("v3/marketing/membercard-open/cards/{card_id}/codes/{code}/unavailable").post(&opts)?;
+//! // 3. index
+//! let r = wxpay["v3/marketing/membercard-open/cards/{card_id}/codes/{code}/unavailable"].post_async(&opts).await?;
+//! assert_eq!(r.status(), 204);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations, clippy::unwrap_used)]
+
+pub mod catalog;
+mod chain;
+mod client;
+pub mod crypto;
+pub mod error;
+mod factory;
+pub mod middleware;
+mod options;
+mod php_names;
+pub mod platform_keys;
+mod request;
+mod response;
+mod runtime;
+pub mod sign;
+mod template;
+mod transport;
+pub mod verify;
+
+pub use chain::Chain;
+pub use client::{Client, ClientBuilder};
+pub use error::{Error, Result};
+pub use factory::Builder;
+pub use options::{IntoRequestOptions, RequestOptions};
+pub use php_names::segment_from_php;
+pub use platform_keys::PlatformKeys;
+pub use request::CallInfo;
+pub use response::Response;
+pub use serde_json::json;
+pub use template::placeholders;
+
+/// The request type middleware layers see: the body is fully assembled.
+pub type HttpRequest = http::Request<bytes::Bytes>;
+/// The response type middleware layers see: the body is fully read.
+pub type HttpResponse = http::Response<bytes::Bytes>;
+
+/// Re-exported so callers can name methods and build headers without adding `http` themselves.
+pub use http;
+
+#[allow(dead_code)]
+fn assert_thread_safety() {
+    fn is<T: Send + Sync + 'static>() {}
+    is::<Client>();
+    is::<Chain>();
+    is::<Response>();
+    is::<Error>();
+}

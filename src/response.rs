@@ -1,0 +1,80 @@
+//! A response whose body has been read whole (and, for APIv3, verified).
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode, Version};
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+
+/// A WeChat Pay response. The body is already in memory: verification needs all of it.
+#[derive(Debug, Clone)]
+pub struct Response {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Response {
+    /// The HTTP status (compares with integers: `assert_eq!(r.status(), 204)`).
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The HTTP version the server answered with.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The raw body.
+    pub fn bytes(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body as UTF-8 text.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] when the body is not UTF-8.
+    pub fn text(&self) -> Result<&str> {
+        std::str::from_utf8(&self.body).map_err(|e| Error::Decode(format!("body is not UTF-8: {e}")))
+    }
+
+    /// The body parsed as JSON into `T` (use `serde_json::Value` for any shape).
+    ///
+    /// # Errors
+    /// [`Error::Decode`] naming the position of the problem.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| Error::Decode(format!("body is not the expected JSON: {e}")))
+    }
+
+    /// The `Request-ID` header WeChat Pay assigns to each call.
+    pub fn request_id(&self) -> Option<&str> {
+        self.headers.get("request-id").and_then(|v| v.to_str().ok())
+    }
+
+    /// Converts into a plain `http::Response`.
+    pub fn into_http(self) -> http::Response<Bytes> {
+        let mut r = http::Response::new(self.body);
+        *r.status_mut() = self.status;
+        *r.version_mut() = self.version;
+        *r.headers_mut() = self.headers;
+        r
+    }
+}
+
+impl From<http::Response<Bytes>> for Response {
+    fn from(r: http::Response<Bytes>) -> Self {
+        let (parts, body) = r.into_parts();
+        Self {
+            status: parts.status,
+            version: parts.version,
+            headers: parts.headers,
+            body,
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The one pooled HTTP client: hyper over rustls (ring provider, passed explicitly), HTTP/1.1
+//! and HTTP/2 chosen by ALPN, TCP_NODELAY, a connect limit, a total limit and a body cap.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::error::{Error, KeyError, Result, TimeoutStage};
+use crate::request::CallInfo;
+use crate::{HttpRequest, HttpResponse};
+
+/// Transport settings chosen on the builder.
+#[derive(Debug, Clone)]
+pub(crate) struct TransportConfig {
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub max_body_bytes: usize,
+    pub extra_roots: Vec<Vec<u8>>,
+    pub pool_idle_timeout: Duration,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            // Bills can be large; anything beyond this is not a WeChat Pay answer.
+            max_body_bytes: 256 * 1024 * 1024,
+            extra_roots: Vec::new(),
+            pool_idle_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// Sends requests over a shared connection pool.
+pub(crate) struct Transport {
+    client: hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    config: TransportConfig,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport").field("config", &self.config).finish()
+    }
+}
+
+impl Transport {
+    pub(crate) fn new(config: TransportConfig) -> Result<Arc<Self>> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for pem in &config.extra_roots {
+            for block in crate::crypto::PemUtil::parse(&String::from_utf8_lossy(pem))? {
+                if block.label == "CERTIFICATE" {
+                    roots
+                        .add(rustls::pki_types::CertificateDer::from(block.der))
+                        .map_err(|e| KeyError::Malformed(format!("root certificate: {e}")))?;
+                }
+            }
+        }
+        // The provider is passed explicitly: a process-wide default would panic when an
+        // application also enables another rustls backend.
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::transport(format!("TLS setup: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(config.connect_timeout));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(config.pool_idle_timeout)
+            .build(https);
+        Ok(Arc::new(Self { client, config }))
+    }
+
+    /// Sends `req` and reads the whole response, within the call's total time limit.
+    pub(crate) async fn send(&self, req: HttpRequest) -> Result<HttpResponse> {
+        let limit = req
+            .extensions()
+            .get::<CallInfo>()
+            .and_then(|info| info.timeout)
+            .unwrap_or(self.config.timeout);
+        match tokio::time::timeout(limit, self.exchange(req)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout(TimeoutStage::Total)),
+        }
+    }
+
+    async fn exchange(&self, req: HttpRequest) -> Result<HttpResponse> {
+        let response = self.client.request(req.map(Full::new)).await.map_err(classify)?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, self.config.max_body_bytes)
+            .collect()
+            .await
+            .map_err(Error::Transport)?
+            .to_bytes();
+        Ok(http::Response::from_parts(parts, body))
+    }
+}
+
+/// Separates a connect timeout from other transport failures.
+fn classify(e: hyper_util::client::legacy::Error) -> Error {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return Error::Timeout(TimeoutStage::Connect);
+            }
+        }
+        source = err.source();
+    }
+    Error::transport(e)
+}
