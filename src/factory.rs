@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::client::{Client, ClientBuilder};
+use crate::client::Client;
 use crate::error::Result;
 
 /// wechatpay-php's entry point, for configuration kept in PHP's shape.
