@@ -107,10 +107,13 @@ impl Chain {
     pub(crate) fn client(&self) -> Result<Client> {
         match &self.link {
             ClientLink::Strong(c) => Ok(c.clone()),
-            ClientLink::Weak(w) => w
-                .upgrade()
-                .map(|inner| Client { inner })
-                .ok_or(Error::Unsupported("the client this chain belonged to has been dropped")),
+            ClientLink::Weak(w) => {
+                w.upgrade()
+                    .map(|inner| Client { inner })
+                    .ok_or(Error::Unsupported(
+                        "the client this chain belonged to has been dropped",
+                    ))
+            }
         }
     }
 
@@ -137,7 +140,8 @@ impl Chain {
     /// # Errors
     /// [`Error::Request`] for a missing path variable or a malformed option.
     pub fn build(&self, method: Method, opts: impl IntoRequestOptions) -> Result<HttpRequest> {
-        self.client()?.prepare(method, self.path.clone(), opts.into_request_options()?)
+        self.client()?
+            .prepare(method, self.path.clone(), opts.into_request_options()?)
     }
 
     /// Sends `method` and waits for the verified response.
@@ -158,7 +162,8 @@ impl Chain {
         opts: impl IntoRequestOptions,
     ) -> impl Future<Output = Result<Response>> + Send + 'static {
         let prepared = self.client().and_then(|client| {
-            let request = client.prepare(method, self.path.clone(), opts.into_request_options()?)?;
+            let request =
+                client.prepare(method, self.path.clone(), opts.into_request_options()?)?;
             Ok((client, request))
         });
         async move {
@@ -201,8 +206,10 @@ impl std::ops::Index<&str> for Chain {
             ClientLink::Strong(c) => Arc::downgrade(&c.inner),
             ClientLink::Weak(w) => w.clone(),
         };
-        self.children
-            .insert(segments.to_string(), Box::new(Chain::cached(weak, join(&self.path, segments))))
+        self.children.insert(
+            segments.to_string(),
+            Box::new(Chain::cached(weak, join(&self.path, segments))),
+        )
     }
 }
 
@@ -216,7 +223,10 @@ impl Client {
     /// The chain for a path written as PHP property names (what [`chain!`](crate::chain!)
     /// expands to): each identifier goes through [`segment_from_php`](crate::segment_from_php).
     pub fn chain_from_php(&self, identifiers: &[&str]) -> Chain {
-        let path: Vec<String> = identifiers.iter().map(|id| crate::segment_from_php(id)).collect();
+        let path: Vec<String> = identifiers
+            .iter()
+            .map(|id| crate::segment_from_php(id))
+            .collect();
         self.chain(&path.join("/"))
     }
 

@@ -100,17 +100,30 @@ impl Client {
         template: Cow<'static, str>,
         opts: RequestOptions,
     ) -> Result<HttpRequest> {
-        request::assemble(&self.inner.base, &self.inner.default_headers, method, template, opts)
+        request::assemble(
+            &self.inner.base,
+            &self.inner.default_headers,
+            method,
+            template,
+            opts,
+        )
     }
 
     /// Runs the stack and turns a non-2xx answer into [`Error::Api`].
     pub(crate) async fn execute(self, request: HttpRequest) -> Result<Response> {
         if is_v2(&request) {
-            return Err(Error::Unsupported("APIv2 calls (paths starting with v2/) are not available in this release"));
+            return Err(Error::Unsupported(
+                "APIv2 calls (paths starting with v2/) are not available in this release",
+            ));
         }
-        let http_errors = request.extensions().get::<CallInfo>().is_none_or(|i| i.http_errors);
+        let http_errors = request
+            .extensions()
+            .get::<CallInfo>()
+            .is_none_or(|i| i.http_errors);
         let inner = &self.inner;
-        let response = Next::new(&inner.stack, &inner.transport).run(request).await?;
+        let response = Next::new(&inner.stack, &inner.transport)
+            .run(request)
+            .await?;
         if http_errors && !response.status().is_success() {
             return Err(api_error(response));
         }
@@ -153,7 +166,10 @@ fn api_error(response: http::Response<Bytes>) -> Error {
 }
 
 enum PrivateKeySource {
-    Text { source: String, passphrase: Option<String> },
+    Text {
+        source: String,
+        passphrase: Option<String>,
+    },
     Signer(Arc<dyn Signer>),
 }
 
@@ -215,8 +231,14 @@ impl std::fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("mchid", &self.mchid)
             .field("serial", &self.serial)
-            .field("private_key", &self.private_key.as_ref().map(|_| "<redacted>"))
-            .field("certs", &self.certs.iter().map(|(id, _)| id).collect::<Vec<_>>())
+            .field(
+                "private_key",
+                &self.private_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "certs",
+                &self.certs.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+            )
             .field("base_uri", &self.base_uri)
             .finish_non_exhaustive()
     }
@@ -246,7 +268,11 @@ impl ClientBuilder {
     }
 
     /// An encrypted PKCS#8 private key and its passphrase.
-    pub fn private_key_with_passphrase(mut self, source: impl Into<String>, passphrase: impl Into<String>) -> Self {
+    pub fn private_key_with_passphrase(
+        mut self,
+        source: impl Into<String>,
+        passphrase: impl Into<String>,
+    ) -> Self {
         self.private_key = Some(PrivateKeySource::Text {
             source: source.into(),
             passphrase: Some(passphrase.into()),
@@ -268,7 +294,8 @@ impl ClientBuilder {
     /// Trusts a WeChat Pay key: a platform-certificate serial with its certificate, or a
     /// `PUB_KEY_ID_...` with its public key (one entry of PHP's `certs`). Call once per key.
     pub fn cert(mut self, id: impl Into<String>, source: impl Into<String>) -> Self {
-        self.certs.push((id.into(), PublicKeySource::Text(source.into())));
+        self.certs
+            .push((id.into(), PublicKeySource::Text(source.into())));
         self
     }
 
@@ -335,7 +362,10 @@ impl ClientBuilder {
     ///     Ok(())
     /// });
     /// ```
-    pub fn middleware(mut self, edit: impl FnOnce(&mut Stack) -> Result<()> + Send + 'static) -> Self {
+    pub fn middleware(
+        mut self,
+        edit: impl FnOnce(&mut Stack) -> Result<()> + Send + 'static,
+    ) -> Self {
         self.stack_edits.push(Box::new(edit));
         self
     }
@@ -354,7 +384,12 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         let mut problems = self.problems;
         let mchid = required_id(&mut problems, self.mchid, "mchid", "the merchant id");
-        let serial = required_id(&mut problems, self.serial, "serial", "the merchant API certificate serial");
+        let serial = required_id(
+            &mut problems,
+            self.serial,
+            "serial",
+            "the merchant API certificate serial",
+        );
 
         let signer: Option<Arc<dyn Signer>> = match self.private_key {
             None => {
@@ -383,7 +418,10 @@ impl ClientBuilder {
                 problems.push("`certs`: an entry has an empty serial or key id".into());
                 continue;
             }
-            if serial.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(id.trim())) {
+            if serial
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(id.trim()))
+            {
                 problems.push(format!(
                     "`certs` contains `{id}`, the merchant's own serial; it must hold WeChat Pay's \
                      platform certificates or public key (PUB_KEY_ID_...)"
@@ -439,8 +477,14 @@ impl ClientBuilder {
         };
 
         let mut stack = Stack::new();
-        stack.push("verifier", VerifierLayer::new(keys.clone()).max_skew_seconds(self.max_skew_seconds))?;
-        stack.push("signer", SignerLayer::new(mchid.clone(), serial, signer, keys.clone()))?;
+        stack.push(
+            "verifier",
+            VerifierLayer::new(keys.clone()).max_skew_seconds(self.max_skew_seconds),
+        )?;
+        stack.push(
+            "signer",
+            SignerLayer::new(mchid.clone(), serial, signer, keys.clone()),
+        )?;
         for edit in self.stack_edits {
             edit(&mut stack)?;
         }
@@ -460,7 +504,12 @@ impl ClientBuilder {
 }
 
 /// A required identifier: present, non-empty, and safe inside a quoted header parameter.
-fn required_id(problems: &mut Vec<String>, value: Option<String>, key: &str, what: &str) -> Option<String> {
+fn required_id(
+    problems: &mut Vec<String>,
+    value: Option<String>,
+    key: &str,
+    what: &str,
+) -> Option<String> {
     match value.map(|v| v.trim().to_string()) {
         None => {
             problems.push(format!("`{key}` ({what}) is required"));
@@ -470,8 +519,14 @@ fn required_id(problems: &mut Vec<String>, value: Option<String>, key: &str, wha
             problems.push(format!("`{key}` ({what}) is empty"));
             None
         }
-        Some(v) if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') => {
-            problems.push(format!("`{key}` ({what}) may hold only letters, digits, `_` and `-`"));
+        Some(v)
+            if !v
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+        {
+            problems.push(format!(
+                "`{key}` ({what}) may hold only letters, digits, `_` and `-`"
+            ));
             None
         }
         Some(v) => Some(v),

@@ -34,7 +34,9 @@ impl Builder {
     pub fn factory(config: Value) -> Result<Client> {
         let mut builder = Client::builder();
         let Value::Object(map) = config else {
-            return builder.problem("the configuration must be a JSON object".into()).build();
+            return builder
+                .problem("the configuration must be a JSON object".into())
+                .build();
         };
         for (key, value) in map {
             builder = match (key.as_str(), value) {
@@ -42,28 +44,41 @@ impl Builder {
                 ("mchid", Value::Number(n)) => builder.mchid(n.to_string()),
                 ("serial", Value::String(s)) => builder.serial(s),
                 ("privateKey", Value::String(s)) => builder.private_key(s),
-                ("certs", Value::Object(certs)) => certs.into_iter().fold(builder, |b, (id, v)| match v {
-                    Value::String(s) => b.cert(id, s),
-                    _ => b.problem(format!("`certs[{id}]` must be a string (PEM text or file://path)")),
-                }),
+                ("certs", Value::Object(certs)) => {
+                    certs.into_iter().fold(builder, |b, (id, v)| match v {
+                        Value::String(s) => b.cert(id, s),
+                        _ => b.problem(format!(
+                            "`certs[{id}]` must be a string (PEM text or file://path)"
+                        )),
+                    })
+                }
                 ("base_uri", Value::String(s)) => builder.base_uri(s),
-                ("headers", Value::Object(headers)) => headers.into_iter().fold(builder, |b, (name, v)| match v {
-                    Value::String(s) => b.header(name, s),
-                    _ => b.problem(format!("`headers[{name}]` must be a string")),
-                }),
+                ("headers", Value::Object(headers)) => {
+                    headers.into_iter().fold(builder, |b, (name, v)| match v {
+                        Value::String(s) => b.header(name, s),
+                        _ => b.problem(format!("`headers[{name}]` must be a string")),
+                    })
+                }
                 ("timeout", v) => match seconds(&v) {
                     Some(d) => builder.timeout(d),
-                    None => builder.problem("`timeout` must be a positive number of seconds".into()),
+                    None => {
+                        builder.problem("`timeout` must be a positive number of seconds".into())
+                    }
                 },
                 ("connect_timeout", v) => match seconds(&v) {
                     Some(d) => builder.connect_timeout(d),
-                    None => builder.problem("`connect_timeout` must be a positive number of seconds".into()),
+                    None => builder
+                        .problem("`connect_timeout` must be a positive number of seconds".into()),
                 },
                 (k @ ("mchid" | "serial" | "privateKey" | "base_uri"), _) => {
                     builder.problem(format!("`{k}` must be a string"))
                 }
-                (k @ ("certs" | "headers"), _) => builder.problem(format!("`{k}` must be an object")),
-                (other, _) => builder.problem(format!("`{other}` is not a configuration key this client knows")),
+                (k @ ("certs" | "headers"), _) => {
+                    builder.problem(format!("`{k}` must be an object"))
+                }
+                (other, _) => builder.problem(format!(
+                    "`{other}` is not a configuration key this client knows"
+                )),
             };
         }
         builder.build()

@@ -93,16 +93,31 @@ impl RequestOptions {
                 "headers" => opts.set_headers(value)?,
                 "body" => match value {
                     Value::String(s) => opts.body = Some(Bytes::from(s)),
-                    other => return Err(invalid(format!("`body` must be a string, not {}", kind_of(&other)))),
+                    other => {
+                        return Err(invalid(format!(
+                            "`body` must be a string, not {}",
+                            kind_of(&other)
+                        )))
+                    }
                 },
                 "base_uri" => match value {
                     Value::String(s) => opts.base_uri = Some(s),
-                    other => return Err(invalid(format!("`base_uri` must be a string, not {}", kind_of(&other)))),
+                    other => {
+                        return Err(invalid(format!(
+                            "`base_uri` must be a string, not {}",
+                            kind_of(&other)
+                        )))
+                    }
                 },
                 "timeout" => opts.timeout = Some(seconds("timeout", &value)?),
                 "http_errors" => match value {
                     Value::Bool(b) => opts.http_errors = b,
-                    other => return Err(invalid(format!("`http_errors` must be a boolean, not {}", kind_of(&other)))),
+                    other => {
+                        return Err(invalid(format!(
+                            "`http_errors` must be a boolean, not {}",
+                            kind_of(&other)
+                        )))
+                    }
                 },
                 k if UNSUPPORTED_KEYS.contains(&k) => {
                     return Err(invalid(format!("the `{k}` option is not supported")));
@@ -173,20 +188,27 @@ impl RequestOptions {
                         Value::Null => {}
                         Value::Array(items) => {
                             for item in items {
-                                let text = scalar_text(&item)
-                                    .ok_or_else(|| invalid(format!("query `{name}` holds a nested value")))?;
+                                let text = scalar_text(&item).ok_or_else(|| {
+                                    invalid(format!("query `{name}` holds a nested value"))
+                                })?;
                                 self.query.push((name.clone(), text));
                             }
                         }
                         other => {
-                            let text = scalar_text(&other)
-                                .ok_or_else(|| invalid(format!("query `{name}` holds a nested value")))?;
+                            let text = scalar_text(&other).ok_or_else(|| {
+                                invalid(format!("query `{name}` holds a nested value"))
+                            })?;
                             self.query.push((name, text));
                         }
                     }
                 }
             }
-            other => return Err(invalid(format!("`query` must be an object or a string, not {}", kind_of(&other)))),
+            other => {
+                return Err(invalid(format!(
+                    "`query` must be an object or a string, not {}",
+                    kind_of(&other)
+                )))
+            }
         }
         Ok(())
     }
@@ -199,14 +221,15 @@ impl RequestOptions {
             match value {
                 Value::Array(items) => {
                     for item in items {
-                        let text = scalar_text(&item)
-                            .ok_or_else(|| invalid(format!("header `{name}` holds a nested value")))?;
+                        let text = scalar_text(&item).ok_or_else(|| {
+                            invalid(format!("header `{name}` holds a nested value"))
+                        })?;
                         self.headers.push((name.clone(), text));
                     }
                 }
                 other => {
-                    let text =
-                        scalar_text(&other).ok_or_else(|| invalid(format!("header `{name}` must be text")))?;
+                    let text = scalar_text(&other)
+                        .ok_or_else(|| invalid(format!("header `{name}` must be text")))?;
                     self.headers.push((name, text));
                 }
             }
@@ -291,7 +314,10 @@ mod tests {
         .unwrap();
         assert_eq!(o.vars.get("card_id"), Some(&json!("c")));
         assert_eq!(o.json, Some(json!({"a": 1})));
-        assert_eq!(o.query, vec![("limit".into(), "10".into()), ("t".into(), "true".into())]);
+        assert_eq!(
+            o.query,
+            vec![("limit".into(), "10".into()), ("t".into(), "true".into())]
+        );
         assert_eq!(o.headers, vec![("Idempotency-Key".into(), "k".into())]);
         assert_eq!(o.timeout, Some(Duration::from_millis(2500)));
     }

@@ -27,11 +27,15 @@ impl PlatformKeys {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<(String, RsaPublicKey)>> {
         // A panic while holding the lock cannot leave the Vec half-updated (each write is one
         // push, retain or assignment), so a poisoned lock is still safe to read.
-        self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<(String, RsaPublicKey)>> {
-        self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Adds or replaces the key for `id` (a certificate serial or a `PUB_KEY_ID_...`).
@@ -54,14 +58,20 @@ impl PlatformKeys {
 
     /// Replaces the whole set at once (for example after a certificate refresh).
     pub fn replace_all(&self, entries: impl IntoIterator<Item = (String, RsaPublicKey)>) {
-        let fresh: Vec<_> = entries.into_iter().map(|(id, key)| (normalise(&id), key)).collect();
+        let fresh: Vec<_> = entries
+            .into_iter()
+            .map(|(id, key)| (normalise(&id), key))
+            .collect();
         *self.write() = fresh;
     }
 
     /// The key for `id`, if trusted.
     pub fn get(&self, id: &str) -> Option<RsaPublicKey> {
         let id = normalise(id);
-        self.read().iter().find(|(k, _)| *k == id).map(|(_, key)| key.clone())
+        self.read()
+            .iter()
+            .find(|(k, _)| *k == id)
+            .map(|(_, key)| key.clone())
     }
 
     /// The trusted ids, in the order they were added.

@@ -28,13 +28,19 @@ impl BaseUri {
             .map_err(|e| RequestError::InvalidUri(format!("`{text}`: {e}")))?;
         match uri.scheme_str() {
             Some("http" | "https") => {}
-            _ => return Err(RequestError::InvalidUri(format!("`{text}` must start with https:// or http://"))),
+            _ => {
+                return Err(RequestError::InvalidUri(format!(
+                    "`{text}` must start with https:// or http://"
+                )))
+            }
         }
         if uri.host().is_none_or(str::is_empty) {
             return Err(RequestError::InvalidUri(format!("`{text}` has no host")));
         }
         if uri.query().is_some() || text.contains('#') {
-            return Err(RequestError::InvalidUri(format!("`{text}` must not have a query or fragment")));
+            return Err(RequestError::InvalidUri(format!(
+                "`{text}` must not have a query or fragment"
+            )));
         }
         let mut prefix = text.trim_end_matches('/').to_string();
         prefix.push('/');
@@ -78,7 +84,12 @@ pub(crate) fn assemble(
     let mut uri = String::with_capacity(base.as_str().len() + trimmed.len() + 32);
     uri.push_str(base.as_str());
     template::expand_path(path_template, &opts.vars, &mut uri)?;
-    append_query(&mut uri, literal_query, opts.raw_query.as_deref(), &opts.query);
+    append_query(
+        &mut uri,
+        literal_query,
+        opts.raw_query.as_deref(),
+        &opts.query,
+    );
     let uri: http::Uri = uri
         .parse()
         .map_err(|e| RequestError::InvalidUri(format!("assembled uri is invalid: {e}")))?;
@@ -86,11 +97,17 @@ pub(crate) fn assemble(
     let mut headers = default_headers.clone();
     let body = match (opts.json, opts.body) {
         (Some(_), Some(_)) => {
-            return Err(RequestError::InvalidOption("give either `json` or `body`, not both".into()).into())
+            return Err(RequestError::InvalidOption(
+                "give either `json` or `body`, not both".into(),
+            )
+            .into())
         }
         (Some(json), None) => {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            Bytes::from(serde_json::to_vec(&json).map_err(|e| RequestError::InvalidOption(format!("`json`: {e}")))?)
+            Bytes::from(
+                serde_json::to_vec(&json)
+                    .map_err(|e| RequestError::InvalidOption(format!("`json`: {e}")))?,
+            )
         }
         (None, Some(body)) => body,
         (None, None) => Bytes::new(),
@@ -112,13 +129,22 @@ pub(crate) fn assemble(
     Ok(request)
 }
 
-fn append_query(uri: &mut String, literal: Option<&str>, raw: Option<&str>, pairs: &[(String, String)]) {
+fn append_query(
+    uri: &mut String,
+    literal: Option<&str>,
+    raw: Option<&str>,
+    pairs: &[(String, String)],
+) {
     let mut first = true;
     let mut separator = |uri: &mut String| {
         uri.push(if first { '?' } else { '&' });
         first = false;
     };
-    for text in [literal, raw].into_iter().flatten().filter(|t| !t.is_empty()) {
+    for text in [literal, raw]
+        .into_iter()
+        .flatten()
+        .filter(|t| !t.is_empty())
+    {
         separator(uri);
         template::encode_literal_query(uri, text);
     }
@@ -134,8 +160,11 @@ fn append_query(uri: &mut String, literal: Option<&str>, raw: Option<&str>, pair
 pub(crate) fn apply_headers(headers: &mut HeaderMap, extra: &[(String, String)]) -> Result<()> {
     let mut replaced: Vec<HeaderName> = Vec::new();
     for (name, value) in extra {
-        let header_name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Error::Request(RequestError::InvalidHeader(format!("`{name}` is not a valid header name"))))?;
+        let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            Error::Request(RequestError::InvalidHeader(format!(
+                "`{name}` is not a valid header name"
+            )))
+        })?;
         let header_value = HeaderValue::from_str(value).map_err(|_| {
             Error::Request(RequestError::InvalidHeader(format!(
                 "the value of `{name}` contains a control character or non-ASCII text"
@@ -158,19 +187,31 @@ mod tests {
 
     fn build(template: &'static str, opts: serde_json::Value) -> Result<http::Request<Bytes>> {
         let base = BaseUri::parse("https://api.mch.weixin.qq.com").unwrap();
-        assemble(&base, &HeaderMap::new(), Method::GET, Cow::Borrowed(template), RequestOptions::from_value(opts)?)
+        assemble(
+            &base,
+            &HeaderMap::new(),
+            Method::GET,
+            Cow::Borrowed(template),
+            RequestOptions::from_value(opts)?,
+        )
     }
 
     #[test]
     fn query_pairs_follow_a_literal_query() {
         let r = build("v3/x?a=1", json!({"query": {"b": "x y", "c": 2}})).unwrap();
-        assert_eq!(r.uri().path_and_query().unwrap().as_str(), "/v3/x?a=1&b=x%20y&c=2");
+        assert_eq!(
+            r.uri().path_and_query().unwrap().as_str(),
+            "/v3/x?a=1&b=x%20y&c=2"
+        );
     }
 
     #[test]
     fn crlf_in_a_header_is_refused() {
         let e = build("v3/x", json!({"headers": {"X-A": "a\r\nInjected: 1"}})).unwrap_err();
-        assert!(matches!(e, Error::Request(RequestError::InvalidHeader(_))), "{e}");
+        assert!(
+            matches!(e, Error::Request(RequestError::InvalidHeader(_))),
+            "{e}"
+        );
     }
 
     #[test]
@@ -185,6 +226,9 @@ mod tests {
     fn base_uri_must_be_absolute_http() {
         assert!(BaseUri::parse("ftp://x/").is_err());
         assert!(BaseUri::parse("/relative").is_err());
-        assert_eq!(BaseUri::parse("https://h/hk").unwrap().as_str(), "https://h/hk/");
+        assert_eq!(
+            BaseUri::parse("https://h/hk").unwrap().as_str(),
+            "https://h/hk/"
+        );
     }
 }

@@ -41,7 +41,8 @@ impl Response {
     /// # Errors
     /// [`Error::Decode`] when the body is not UTF-8.
     pub fn text(&self) -> Result<&str> {
-        std::str::from_utf8(&self.body).map_err(|e| Error::Decode(format!("body is not UTF-8: {e}")))
+        std::str::from_utf8(&self.body)
+            .map_err(|e| Error::Decode(format!("body is not UTF-8: {e}")))
     }
 
     /// The body parsed as JSON into `T` (use `serde_json::Value` for any shape).
@@ -49,7 +50,8 @@ impl Response {
     /// # Errors
     /// [`Error::Decode`] naming the position of the problem.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_slice(&self.body).map_err(|e| Error::Decode(format!("body is not the expected JSON: {e}")))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::Decode(format!("body is not the expected JSON: {e}")))
     }
 
     /// The `Request-ID` header WeChat Pay assigns to each call.

@@ -70,7 +70,10 @@ fn neutralise_dot_segments(expanded: String) -> String {
 }
 
 /// The text of a path variable, or why it cannot be used.
-fn variable_text<'v>(name: &str, vars: &'v Map<String, Value>) -> Result<std::borrow::Cow<'v, str>, RequestError> {
+fn variable_text<'v>(
+    name: &str,
+    vars: &'v Map<String, Value>,
+) -> Result<std::borrow::Cow<'v, str>, RequestError> {
     let invalid = |reason: &str| RequestError::InvalidVariable {
         name: name.to_string(),
         reason: reason.to_string(),
@@ -94,20 +97,28 @@ fn variable_text<'v>(name: &str, vars: &'v Map<String, Value>) -> Result<std::bo
 /// [`RequestError::MissingVariable`] for a placeholder without a value,
 /// [`RequestError::InvalidVariable`] for an empty or structured value, and
 /// [`RequestError::InvalidTemplate`] for an unclosed brace or an unsupported operator.
-pub(crate) fn expand_path(template: &str, vars: &Map<String, Value>, out: &mut String) -> Result<(), RequestError> {
+pub(crate) fn expand_path(
+    template: &str,
+    vars: &Map<String, Value>,
+    out: &mut String,
+) -> Result<(), RequestError> {
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         encode_into(out, &rest[..open], is_path_char, true);
         let after = &rest[open + 1..];
-        let close = after
-            .find('}')
-            .ok_or_else(|| RequestError::InvalidTemplate(format!("unclosed `{{` in `{template}`")))?;
+        let close = after.find('}').ok_or_else(|| {
+            RequestError::InvalidTemplate(format!("unclosed `{{` in `{template}`"))
+        })?;
         let expression = &after[..close];
         let (reserved, name) = match expression.strip_prefix('+') {
             Some(name) => (true, name),
             None => (false, expression),
         };
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        {
             return Err(RequestError::InvalidTemplate(format!(
                 "`{{{expression}}}` is not a supported expression (only {{name}} and {{+name}})"
             )));
@@ -115,7 +126,12 @@ pub(crate) fn expand_path(template: &str, vars: &Map<String, Value>, out: &mut S
         let value = variable_text(name, vars)?;
         let mut expanded = String::with_capacity(value.len() + 8);
         if reserved {
-            encode_into(&mut expanded, &value, |b| is_path_char(b) && b != b'?' && b != b'#', true);
+            encode_into(
+                &mut expanded,
+                &value,
+                |b| is_path_char(b) && b != b'?' && b != b'#',
+                true,
+            );
         } else {
             encode_into(&mut expanded, &value, is_unreserved, false);
         }
@@ -123,7 +139,9 @@ pub(crate) fn expand_path(template: &str, vars: &Map<String, Value>, out: &mut S
         rest = &after[close + 1..];
     }
     if rest.contains('}') {
-        return Err(RequestError::InvalidTemplate(format!("unopened `}}` in `{template}`")));
+        return Err(RequestError::InvalidTemplate(format!(
+            "unopened `}}` in `{template}`"
+        )));
     }
     encode_into(out, rest, is_path_char, true);
     Ok(())
@@ -160,31 +178,57 @@ mod tests {
 
     fn expand(template: &str, vars: Value) -> Result<String, RequestError> {
         let mut out = String::new();
-        let Value::Object(map) = vars else { panic!("vars must be an object") };
+        let Value::Object(map) = vars else {
+            panic!("vars must be an object")
+        };
         expand_path(template, &map, &mut out).map(|()| out)
     }
 
     #[test]
     fn simple_and_reserved_expansion_differ_only_where_rfc_6570_says() {
         let v = json!({"x": "4200/00 A+b%2F"});
-        assert_eq!(expand("a/{x}/b", v.clone()).unwrap(), "a/4200%2F00%20A%2Bb%252F/b");
+        assert_eq!(
+            expand("a/{x}/b", v.clone()).unwrap(),
+            "a/4200%2F00%20A%2Bb%252F/b"
+        );
         assert_eq!(expand("a/{+x}/b", v).unwrap(), "a/4200/00%20A+b%2F/b");
     }
 
     #[test]
     fn dot_segments_and_delimiters_cannot_escape() {
         assert_eq!(expand("a/{x}", json!({"x": ".."})).unwrap(), "a/%2E%2E");
-        assert_eq!(expand("a/{+x}", json!({"x": "../../b"})).unwrap(), "a/%2E%2E/%2E%2E/b");
-        assert_eq!(expand("a/{+x}", json!({"x": "b?c#d"})).unwrap(), "a/b%3Fc%23d");
+        assert_eq!(
+            expand("a/{+x}", json!({"x": "../../b"})).unwrap(),
+            "a/%2E%2E/%2E%2E/b"
+        );
+        assert_eq!(
+            expand("a/{+x}", json!({"x": "b?c#d"})).unwrap(),
+            "a/b%3Fc%23d"
+        );
     }
 
     #[test]
     fn missing_empty_and_structured_values_are_errors() {
-        assert_eq!(expand("a/{x}", json!({})), Err(RequestError::MissingVariable("x".into())));
-        assert!(matches!(expand("a/{x}", json!({"x": ""})), Err(RequestError::InvalidVariable { .. })));
-        assert!(matches!(expand("a/{x}", json!({"x": [1]})), Err(RequestError::InvalidVariable { .. })));
-        assert!(matches!(expand("a/{x", json!({})), Err(RequestError::InvalidTemplate(_))));
-        assert!(matches!(expand("a/{#x}", json!({})), Err(RequestError::InvalidTemplate(_))));
+        assert_eq!(
+            expand("a/{x}", json!({})),
+            Err(RequestError::MissingVariable("x".into()))
+        );
+        assert!(matches!(
+            expand("a/{x}", json!({"x": ""})),
+            Err(RequestError::InvalidVariable { .. })
+        ));
+        assert!(matches!(
+            expand("a/{x}", json!({"x": [1]})),
+            Err(RequestError::InvalidVariable { .. })
+        ));
+        assert!(matches!(
+            expand("a/{x", json!({})),
+            Err(RequestError::InvalidTemplate(_))
+        ));
+        assert!(matches!(
+            expand("a/{#x}", json!({})),
+            Err(RequestError::InvalidTemplate(_))
+        ));
     }
 
     #[test]

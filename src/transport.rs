@@ -45,7 +45,9 @@ pub(crate) struct Transport {
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transport").field("config", &self.config).finish()
+        f.debug_struct("Transport")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -64,11 +66,13 @@ impl Transport {
         }
         // The provider is passed explicitly: a process-wide default would panic when an
         // application also enables another rustls backend.
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::transport(format!("TLS setup: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::transport(format!("TLS setup: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
 
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -102,7 +106,11 @@ impl Transport {
     }
 
     async fn exchange(&self, req: HttpRequest) -> Result<HttpResponse> {
-        let response = self.client.request(req.map(Full::new)).await.map_err(classify)?;
+        let response = self
+            .client
+            .request(req.map(Full::new))
+            .await
+            .map_err(classify)?;
         let (parts, body) = response.into_parts();
         let body = Limited::new(body, self.config.max_body_bytes)
             .collect()

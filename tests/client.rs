@@ -13,7 +13,11 @@ use wechatpay::http::Method;
 use wechatpay::{json, Builder, Client, Error};
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 #[test]
@@ -33,12 +37,21 @@ fn string_and_index_styles_reach_the_server_signed_and_verified_blocking_and_asy
             assert_eq!(r.status(), status);
         }
         let seen = server.seen();
-        assert!(seen.iter().all(|s| s.signature_ok), "every request verified with the merchant key");
+        assert!(
+            seen.iter().all(|s| s.signature_ok),
+            "every request verified with the merchant key"
+        );
         let last = server.last();
-        assert_eq!(last.path_and_query, format!("/v3/status/pbLatjvWOibDc5-TBnbUk1pD12o0/{status}"));
+        assert_eq!(
+            last.path_and_query,
+            format!("/v3/status/pbLatjvWOibDc5-TBnbUk1pD12o0/{status}")
+        );
         assert_eq!(last.body, json!({"reason": "用户违反会员条例"}).to_string());
         assert_eq!(last.headers["wechatpay-serial"], common::PUB_KEY_ID);
-        assert!(last.headers["user-agent"].to_str().unwrap().starts_with("wechatpay-rust/"));
+        assert!(last.headers["user-agent"]
+            .to_str()
+            .unwrap()
+            .starts_with("wechatpay-rust/"));
     }
 }
 
@@ -51,7 +64,10 @@ fn the_echoed_body_is_the_verified_body() {
         .get(json!({"out_trade_no": "1217752501201407033233368018", "query": {"mchid": "1230000109"}}))
         .unwrap();
     let body: serde_json::Value = r.json().unwrap();
-    assert_eq!(body["path"], "/v3/pay/transactions/out-trade-no/1217752501201407033233368018?mchid=1230000109");
+    assert_eq!(
+        body["path"],
+        "/v3/pay/transactions/out-trade-no/1217752501201407033233368018?mchid=1230000109"
+    );
     assert_eq!(r.request_id(), Some("08F78BB5AF0610D302A5B7DA0C40F8F2"));
 }
 
@@ -59,9 +75,13 @@ fn the_echoed_body_is_the_verified_body() {
 fn both_doors(server: &TestServer, fault: Fault) -> [Error; 2] {
     let wxpay = server.client();
     server.fault(fault.clone());
-    let blocking = wxpay.chain("v3/x").get(()).expect_err("blocking call must fail");
+    let blocking = wxpay
+        .chain("v3/x")
+        .get(())
+        .expect_err("blocking call must fail");
     server.fault(fault);
-    let asynchronous = block_on(wxpay.chain("v3/x").get_async(())).expect_err("async call must fail");
+    let asynchronous =
+        block_on(wxpay.chain("v3/x").get_async(())).expect_err("async call must fail");
     [blocking, asynchronous]
 }
 
@@ -69,17 +89,32 @@ fn both_doors(server: &TestServer, fault: Fault) -> [Error; 2] {
 fn non_2xx_answers_become_api_errors_with_code_and_message() {
     let server = TestServer::start();
     for (status, body) in [
-        (400, r#"{"code":"PARAM_ERROR","message":"brand_id is required"}"#),
-        (404, r#"{"code":"RESOURCE_NOT_EXISTS","message":"no such card"}"#),
+        (
+            400,
+            r#"{"code":"PARAM_ERROR","message":"brand_id is required"}"#,
+        ),
+        (
+            404,
+            r#"{"code":"RESOURCE_NOT_EXISTS","message":"no such card"}"#,
+        ),
         (500, r#"{"code":"SYSTEM_ERROR","message":"try again"}"#),
         (503, "not json at all"),
     ] {
         for err in both_doors(&server, Fault::Status(status, body)) {
             match err {
-                Error::Api { status: s, code, message, body: raw, request_id } => {
+                Error::Api {
+                    status: s,
+                    code,
+                    message,
+                    body: raw,
+                    request_id,
+                } => {
                     assert_eq!(s, status);
                     assert_eq!(raw, body.as_bytes(), "raw body kept");
-                    assert_eq!(request_id.as_deref(), Some("08F78BB5AF0610D302A5B7DA0C40F8F2"));
+                    assert_eq!(
+                        request_id.as_deref(),
+                        Some("08F78BB5AF0610D302A5B7DA0C40F8F2")
+                    );
                     if status == 503 {
                         assert_eq!((code.as_str(), message.as_str()), ("", ""));
                     } else {
@@ -98,16 +133,28 @@ fn non_2xx_answers_become_api_errors_with_code_and_message() {
 fn http_errors_false_returns_the_response_instead() {
     let server = TestServer::start();
     server.fault(Fault::Status(404, r#"{"code":"NOT_FOUND","message":"x"}"#));
-    let r = server.client().chain("v3/x").get(json!({"http_errors": false})).unwrap();
+    let r = server
+        .client()
+        .chain("v3/x")
+        .get(json!({"http_errors": false}))
+        .unwrap();
     assert_eq!(r.status(), 404);
 }
 
 #[test]
 fn each_missing_header_is_named() {
     let server = TestServer::start();
-    for header in ["Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Serial", "Wechatpay-Signature"] {
+    for header in [
+        "Wechatpay-Timestamp",
+        "Wechatpay-Nonce",
+        "Wechatpay-Serial",
+        "Wechatpay-Signature",
+    ] {
         for err in both_doors(&server, Fault::DropHeader(header)) {
-            assert!(matches!(err, Error::Verify(VerifyError::MissingHeader(h)) if h == header), "{err:?}");
+            assert!(
+                matches!(err, Error::Verify(VerifyError::MissingHeader(h)) if h == header),
+                "{err:?}"
+            );
             assert!(err.to_string().contains(header), "{err}");
         }
     }
@@ -119,7 +166,10 @@ fn a_timestamp_360_seconds_off_either_way_is_clock_skew() {
     for skew in [360, -360] {
         for err in both_doors(&server, Fault::Skew(skew)) {
             match err {
-                Error::Verify(VerifyError::ClockSkew { skew_seconds, allowed_seconds }) => {
+                Error::Verify(VerifyError::ClockSkew {
+                    skew_seconds,
+                    allowed_seconds,
+                }) => {
                     assert!((skew_seconds - skew).abs() <= 2, "{skew_seconds} vs {skew}");
                     assert_eq!(allowed_seconds, 300);
                 }
@@ -136,11 +186,17 @@ fn a_timestamp_360_seconds_off_either_way_is_clock_skew() {
 fn an_unknown_serial_and_a_garbage_signature_are_named() {
     let server = TestServer::start();
     for err in both_doors(&server, Fault::UnknownSerial) {
-        assert_eq!(err.to_string(), "response verification failed: Wechatpay-Serial `PUB_KEY_ID_9999` is not a trusted key");
+        assert_eq!(
+            err.to_string(),
+            "response verification failed: Wechatpay-Serial `PUB_KEY_ID_9999` is not a trusted key"
+        );
         assert!(matches!(err, Error::Verify(VerifyError::UnknownSerial(_))));
     }
     for err in both_doors(&server, Fault::GarbageSignature) {
-        assert!(matches!(err, Error::Verify(VerifyError::BadSignature)), "{err:?}");
+        assert!(
+            matches!(err, Error::Verify(VerifyError::BadSignature)),
+            "{err:?}"
+        );
     }
 }
 
@@ -148,14 +204,21 @@ fn an_unknown_serial_and_a_garbage_signature_are_named() {
 fn a_key_added_at_runtime_is_trusted_by_every_clone() {
     let server = TestServer::start();
     let wxpay = common::builder(&server.base_uri())
-        .cert("5157F09EFDC096DE15EBE81A47057A7232F1B8E1", common::fixture_url("platform_cert.pem"))
+        .cert(
+            "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+            common::fixture_url("platform_cert.pem"),
+        )
         .build()
         .unwrap();
     let wxpay = wxpay.with_stack(wxpay.stack());
     wxpay.platform_keys().remove(common::PUB_KEY_ID);
     let clone = wxpay.clone();
-    assert!(matches!(clone.chain("v3/x").get(()), Err(Error::Verify(VerifyError::UnknownSerial(_)))));
-    let key = wechatpay::crypto::Rsa::from_public(&common::fixture_url("platform_public.pem")).unwrap();
+    assert!(matches!(
+        clone.chain("v3/x").get(()),
+        Err(Error::Verify(VerifyError::UnknownSerial(_)))
+    ));
+    let key =
+        wechatpay::crypto::Rsa::from_public(&common::fixture_url("platform_public.pem")).unwrap();
     wxpay.platform_keys().insert(common::PUB_KEY_ID, key);
     clone.chain("v3/x").get(()).unwrap();
 }
@@ -163,7 +226,10 @@ fn a_key_added_at_runtime_is_trusted_by_every_clone() {
 // -- openssl interop ---------------------------------------------------------------------
 
 fn openssl_available() -> bool {
-    Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success())
+    Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 #[test]
@@ -173,7 +239,11 @@ fn openssl_verifies_the_signature_the_client_sent() {
         return;
     }
     let server = TestServer::start();
-    server.client().chain("v3/certificates?x=1").post(json!({"json": {"a": "中文"}})).unwrap();
+    server
+        .client()
+        .chain("v3/certificates?x=1")
+        .post(json!({"json": {"a": "中文"}}))
+        .unwrap();
     let seen = server.last();
     let auth = seen.headers["authorization"].to_str().unwrap();
     let fields = common::authorization_fields(auth).unwrap();
@@ -194,15 +264,27 @@ fn openssl_verifies_the_signature_the_client_sent() {
     let sig = dir.path().join("signature");
     std::fs::write(&msg, expected).unwrap();
     use base64::Engine as _;
-    let raw = base64::engine::general_purpose::STANDARD.decode(common::field(&fields, "signature")).unwrap();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(common::field(&fields, "signature"))
+        .unwrap();
     std::fs::write(&sig, raw).unwrap();
     let out = Command::new("openssl")
-        .args(["dgst", "-sha256", "-verify", &common::fixture("merchant_spki.pem"), "-signature"])
+        .args([
+            "dgst",
+            "-sha256",
+            "-verify",
+            &common::fixture("merchant_spki.pem"),
+            "-signature",
+        ])
         .arg(&sig)
         .arg(&msg)
         .output()
         .unwrap();
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Verified OK");
 }
 
@@ -218,9 +300,18 @@ fn a_response_signed_by_openssl_verifies_in_the_client() {
     let ts = wechatpay::crypto::Formatter::timestamp().to_string();
     let nonce = "5K8264ILTKCH16CQ2502SI8ZNMTM67VS";
     let msg = dir.path().join("message");
-    std::fs::write(&msg, [ts.as_bytes(), b"\n", nonce.as_bytes(), b"\n", body, b"\n"].concat()).unwrap();
+    std::fs::write(
+        &msg,
+        [ts.as_bytes(), b"\n", nonce.as_bytes(), b"\n", body, b"\n"].concat(),
+    )
+    .unwrap();
     let out = Command::new("openssl")
-        .args(["dgst", "-sha256", "-sign", &common::fixture("platform_private.pem")])
+        .args([
+            "dgst",
+            "-sha256",
+            "-sign",
+            &common::fixture("platform_private.pem"),
+        ])
         .arg(&msg)
         .output()
         .unwrap();
@@ -234,9 +325,16 @@ fn a_response_signed_by_openssl_verifies_in_the_client() {
     headers.insert("Wechatpay-Signature", signature.parse().unwrap());
     let keys = server_keys();
     let now = wechatpay::crypto::Formatter::timestamp();
-    wechatpay::verify::verify_response(&headers, body, now, 300, &keys).expect("openssl signature verifies");
+    wechatpay::verify::verify_response(&headers, body, now, 300, &keys)
+        .expect("openssl signature verifies");
     assert_eq!(
-        wechatpay::verify::verify_response(&headers, b"{\"signed\":\"by someone else\"}", now, 300, &keys),
+        wechatpay::verify::verify_response(
+            &headers,
+            b"{\"signed\":\"by someone else\"}",
+            now,
+            300,
+            &keys
+        ),
         Err(VerifyError::BadSignature)
     );
 }
@@ -260,7 +358,9 @@ fn blocking_calls_work_inside_spawn_blocking_and_after_a_runtime_is_dropped() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let inside = wxpay.clone();
     let status = rt
-        .block_on(async move { tokio::task::spawn_blocking(move || inside.chain("v3/a/204").post(())).await })
+        .block_on(async move {
+            tokio::task::spawn_blocking(move || inside.chain("v3/a/204").post(())).await
+        })
         .unwrap()
         .unwrap()
         .status();
@@ -285,7 +385,10 @@ fn async_calls_work_on_a_current_thread_runtime_and_futures_are_send() {
     let wxpay = server.client();
     let fut = wxpay.chain("v3/x").get_async(());
     assert_send(&fut);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     assert_eq!(rt.block_on(fut).unwrap().status(), 200);
     let spawned = rt.block_on(async move { tokio::spawn(wxpay.chain("v3/y").put_async(())).await });
     assert_eq!(spawned.unwrap().unwrap().status(), 200);
@@ -301,8 +404,14 @@ fn a_missing_path_variable_fails_before_anything_is_sent() {
         .chain("v3/marketing/membercard-open/cards/{card_id}/codes/{code}/unavailable")
         .post(json!({"card_id": "c"}))
         .unwrap_err();
-    assert!(matches!(&err, Error::Request(RequestError::MissingVariable(v)) if v == "code"), "{err:?}");
-    assert_eq!(err.to_string(), "invalid request: path variable `code` has no value");
+    assert!(
+        matches!(&err, Error::Request(RequestError::MissingVariable(v)) if v == "code"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid request: path variable `code` has no value"
+    );
     assert!(server.seen().is_empty(), "nothing reached the server");
 }
 
@@ -310,11 +419,20 @@ fn a_missing_path_variable_fails_before_anything_is_sent() {
 fn path_values_cannot_change_the_path_shape_on_the_wire() {
     let server = TestServer::start();
     let wxpay = server.client();
-    wxpay.chain("v3/a/{x}/b").get(json!({"x": "../../v2/pay?x=1#f%2F"})).unwrap();
-    assert_eq!(server.last().path_and_query, "/v3/a/..%2F..%2Fv2%2Fpay%3Fx%3D1%23f%252F/b");
+    wxpay
+        .chain("v3/a/{x}/b")
+        .get(json!({"x": "../../v2/pay?x=1#f%2F"}))
+        .unwrap();
+    assert_eq!(
+        server.last().path_and_query,
+        "/v3/a/..%2F..%2Fv2%2Fpay%3Fx%3D1%23f%252F/b"
+    );
     wxpay.chain("v3/a/{x}/b").get(json!({"x": ".."})).unwrap();
     assert_eq!(server.last().path_and_query, "/v3/a/%2E%2E/b");
-    wxpay.chain("v3/a/{+x}").get(json!({"x": "4200/00 A+b%2F"})).unwrap();
+    wxpay
+        .chain("v3/a/{+x}")
+        .get(json!({"x": "4200/00 A+b%2F"}))
+        .unwrap();
     assert_eq!(server.last().path_and_query, "/v3/a/4200/00%20A+b%2F");
 }
 
@@ -324,10 +442,16 @@ fn path_values_cannot_change_the_path_shape_on_the_wire() {
 fn a_slow_server_times_out_with_the_total_limit() {
     let server = TestServer::start();
     server.fault(Fault::Delay(Duration::from_secs(3)));
-    let wxpay = common::builder(&server.base_uri()).timeout(Duration::from_millis(300)).build().unwrap();
+    let wxpay = common::builder(&server.base_uri())
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
     let started = std::time::Instant::now();
     let err = wxpay.chain("v3/slow").get(()).unwrap_err();
-    assert!(matches!(err, Error::Timeout(TimeoutStage::Total)), "{err:?}");
+    assert!(
+        matches!(err, Error::Timeout(TimeoutStage::Total)),
+        "{err:?}"
+    );
     assert!(err.is_timeout());
     assert!(started.elapsed() < Duration::from_secs(2));
     // A per-call option overrides the client's limit.
@@ -337,8 +461,14 @@ fn a_slow_server_times_out_with_the_total_limit() {
 
 #[test]
 fn a_refused_connection_is_a_transport_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let wxpay = common::builder(&format!("http://127.0.0.1:{port}/")).build().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let wxpay = common::builder(&format!("http://127.0.0.1:{port}/"))
+        .build()
+        .unwrap();
     let err = wxpay.chain("v3/x").get(()).unwrap_err();
     assert!(err.is_transport(), "{err:?}");
 }
@@ -347,10 +477,22 @@ fn a_refused_connection_is_a_transport_error() {
 
 #[test]
 fn build_reports_every_problem_at_once() {
-    let err = Client::builder().cert("", "nonsense").base_uri("ftp://x").build().unwrap_err();
-    let Error::Config(config) = err else { panic!("expected Config") };
+    let err = Client::builder()
+        .cert("", "nonsense")
+        .base_uri("ftp://x")
+        .build()
+        .unwrap_err();
+    let Error::Config(config) = err else {
+        panic!("expected Config")
+    };
     let all = config.problems().join("\n");
-    for needle in ["`mchid`", "`serial`", "`privateKey`", "`certs` must hold", "`base_uri`"] {
+    for needle in [
+        "`mchid`",
+        "`serial`",
+        "`privateKey`",
+        "`certs` must hold",
+        "`base_uri`",
+    ] {
         assert!(all.contains(needle), "missing {needle} in:\n{all}");
     }
 }
@@ -358,10 +500,16 @@ fn build_reports_every_problem_at_once() {
 #[test]
 fn certs_holding_the_merchant_serial_or_an_unparsable_key_are_refused() {
     let err = common::builder("https://api.mch.weixin.qq.com/")
-        .cert(common::MERCHANT_SERIAL.to_lowercase(), common::fixture_url("merchant_cert.pem"))
+        .cert(
+            common::MERCHANT_SERIAL.to_lowercase(),
+            common::fixture_url("merchant_cert.pem"),
+        )
         .build()
         .unwrap_err();
-    assert!(err.to_string().contains("the merchant's own serial"), "{err}");
+    assert!(
+        err.to_string().contains("the merchant's own serial"),
+        "{err}"
+    );
 
     let err = common::builder("https://api.mch.weixin.qq.com/")
         .private_key("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
@@ -370,7 +518,10 @@ fn certs_holding_the_merchant_serial_or_an_unparsable_key_are_refused() {
         .unwrap_err();
     let text = err.to_string();
     assert!(text.contains("`privateKey`: malformed key"), "{text}");
-    assert!(text.contains("`certs[PUB_KEY_ID_2]`: cannot read /nonexistent/pub.pem"), "{text}");
+    assert!(
+        text.contains("`certs[PUB_KEY_ID_2]`: cannot read /nonexistent/pub.pem"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -389,9 +540,15 @@ fn factory_takes_wechatpay_php_keys() {
     wxpay.chain("v3/x").get(()).unwrap();
     assert_eq!(server.last().headers["x-merchant"], "demo");
 
-    let err = Builder::factory(json!({"mchid": 1, "privateKey": 2, "certs": {}, "handler": "x"})).unwrap_err();
+    let err = Builder::factory(json!({"mchid": 1, "privateKey": 2, "certs": {}, "handler": "x"}))
+        .unwrap_err();
     let text = err.to_string();
-    for needle in ["`serial`", "`privateKey` must be a string", "`certs` must hold", "`handler` is not a configuration key"] {
+    for needle in [
+        "`serial`",
+        "`privateKey` must be a string",
+        "`certs` must hold",
+        "`handler` is not a configuration key",
+    ] {
         assert!(text.contains(needle), "missing {needle} in {text}");
     }
 }
@@ -401,7 +558,10 @@ fn debug_output_holds_no_key_material() {
     let pem = std::fs::read_to_string(common::fixture("merchant_pkcs8.pem")).unwrap();
     let body_line = pem.lines().nth(1).unwrap().to_string();
     let builder = common::builder("https://api.mch.weixin.qq.com/").private_key(pem.clone());
-    let client = common::builder("https://api.mch.weixin.qq.com/").private_key(pem).build().unwrap();
+    let client = common::builder("https://api.mch.weixin.qq.com/")
+        .private_key(pem)
+        .build()
+        .unwrap();
     let outputs = [
         format!("{builder:?}"),
         format!("{client:?}"),
@@ -418,7 +578,9 @@ fn debug_output_holds_no_key_material() {
 
 #[test]
 fn build_assembles_without_sending() {
-    let wxpay = common::builder("https://api.mch.weixin.qq.com/").build().unwrap();
+    let wxpay = common::builder("https://api.mch.weixin.qq.com/")
+        .build()
+        .unwrap();
     let req = wxpay
         .chain("v3/refund/domestic/refunds/{out_refund_no}")
         .build(Method::GET, json!({"out_refund_no": "1217752501201407033233368018", "query": {"sub_mchid": "1900000109"}}))
@@ -427,5 +589,8 @@ fn build_assembles_without_sending() {
         req.uri().to_string(),
         "https://api.mch.weixin.qq.com/v3/refund/domestic/refunds/1217752501201407033233368018?sub_mchid=1900000109"
     );
-    assert!(req.headers().get("authorization").is_none(), "build() does not sign");
+    assert!(
+        req.headers().get("authorization").is_none(),
+        "build() does not sign"
+    );
 }

@@ -13,7 +13,11 @@ use wechatpay::{json, Error, HttpRequest, HttpResponse, Result};
 struct Mark(&'static str, Arc<Mutex<Vec<&'static str>>>);
 
 impl Middleware for Mark {
-    fn handle<'a>(&'a self, req: HttpRequest, next: Next<'a>) -> BoxFuture<'a, Result<HttpResponse>> {
+    fn handle<'a>(
+        &'a self,
+        req: HttpRequest,
+        next: Next<'a>,
+    ) -> BoxFuture<'a, Result<HttpResponse>> {
         self.1.lock().unwrap().push(self.0);
         next.run(req)
     }
@@ -24,7 +28,11 @@ impl Middleware for Mark {
 struct RetryOnce;
 
 impl Middleware for RetryOnce {
-    fn handle<'a>(&'a self, req: HttpRequest, next: Next<'a>) -> BoxFuture<'a, Result<HttpResponse>> {
+    fn handle<'a>(
+        &'a self,
+        req: HttpRequest,
+        next: Next<'a>,
+    ) -> BoxFuture<'a, Result<HttpResponse>> {
         Box::pin(async move {
             let again = clone_request(&req);
             let first = next.run(req).await?;
@@ -47,7 +55,9 @@ fn clone_request(req: &HttpRequest) -> HttpRequest {
 
 #[test]
 fn the_default_stack_is_verifier_then_signer() {
-    let wxpay = common::builder("https://api.mch.weixin.qq.com/").build().unwrap();
+    let wxpay = common::builder("https://api.mch.weixin.qq.com/")
+        .build()
+        .unwrap();
     assert_eq!(wxpay.stack().names(), ["verifier", "signer"]);
 }
 
@@ -63,9 +73,18 @@ fn push_unshift_before_after_replace_and_remove_keep_their_places() {
     stack.after("d", "e", m("e")).unwrap();
     assert_eq!(stack.names(), ["a", "b", "c", "d", "e"]);
 
-    assert!(matches!(stack.push("a", m("a")), Err(Error::Middleware(_))), "duplicate names are refused");
-    assert!(matches!(stack.before("nope", "x", m("x")), Err(Error::Middleware(_))));
-    assert!(matches!(stack.replace("nope", m("x")), Err(Error::Middleware(_))));
+    assert!(
+        matches!(stack.push("a", m("a")), Err(Error::Middleware(_))),
+        "duplicate names are refused"
+    );
+    assert!(matches!(
+        stack.before("nope", "x", m("x")),
+        Err(Error::Middleware(_))
+    ));
+    assert!(matches!(
+        stack.replace("nope", m("x")),
+        Err(Error::Middleware(_))
+    ));
     stack.replace("c", m("C")).unwrap();
     assert!(stack.remove("e").is_some());
     assert!(stack.remove("e").is_none());
@@ -78,7 +97,11 @@ fn push_unshift_before_after_replace_and_remove_keep_their_places() {
         full.push(name, layer).unwrap();
     }
     base.with_stack(full).chain("v3/x").get(()).unwrap();
-    assert_eq!(*log.lock().unwrap(), ["a", "b", "C", "d"], "layers run outermost first");
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["a", "b", "C", "d"],
+        "layers run outermost first"
+    );
 }
 
 #[test]
@@ -88,13 +111,19 @@ fn a_retry_outside_signer_signs_each_attempt_afresh() {
     let mut stack = base.stack();
     stack.unshift("retry", RetryOnce).unwrap();
     let wxpay = base.with_stack(stack);
-    server.fault(Fault::Status(500, r#"{"code":"SYSTEM_ERROR","message":"busy"}"#));
+    server.fault(Fault::Status(
+        500,
+        r#"{"code":"SYSTEM_ERROR","message":"busy"}"#,
+    ));
     let r = wxpay.chain("v3/x").post(json!({"json": {"a": 1}})).unwrap();
     assert_eq!(r.status(), 200);
     let seen = server.seen();
     assert_eq!(seen.len(), 2);
     assert!(seen.iter().all(|s| s.signature_ok));
-    assert_ne!(seen[0].headers["authorization"], seen[1].headers["authorization"], "fresh nonce per attempt");
+    assert_ne!(
+        seen[0].headers["authorization"], seen[1].headers["authorization"],
+        "fresh nonce per attempt"
+    );
 }
 
 #[test]
@@ -125,6 +154,13 @@ fn removing_the_verifier_accepts_unsigned_answers() {
 #[test]
 fn a_caller_set_wechatpay_serial_is_kept() {
     let server = TestServer::start();
-    server.client().chain("v3/x").get(json!({"headers": {"Wechatpay-Serial": "PUB_KEY_ID_CALLER"}})).unwrap();
-    assert_eq!(server.last().headers["wechatpay-serial"], "PUB_KEY_ID_CALLER");
+    server
+        .client()
+        .chain("v3/x")
+        .get(json!({"headers": {"Wechatpay-Serial": "PUB_KEY_ID_CALLER"}}))
+        .unwrap();
+    assert_eq!(
+        server.last().headers["wechatpay-serial"],
+        "PUB_KEY_ID_CALLER"
+    );
 }

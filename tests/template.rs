@@ -10,7 +10,10 @@ fn client() -> Client {
         .mchid("1900000001")
         .serial("1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C")
         .private_key(format!("file://{fixtures}/merchant_pkcs8.pem"))
-        .cert("PUB_KEY_ID_0114232134912410000", format!("file://{fixtures}/platform_public.pem"))
+        .cert(
+            "PUB_KEY_ID_0114232134912410000",
+            format!("file://{fixtures}/platform_public.pem"),
+        )
         .build()
         .unwrap()
 }
@@ -40,12 +43,35 @@ fn php_identifier_rules() {
 #[test]
 fn the_chain_macro_applies_the_rules_to_any_identifiers() {
     let wxpay = client();
-    let c = wechatpay::chain!(wxpay.v3.marketing.membercardOpen.cards._card_id_.codes._code_.unavailable);
-    assert_eq!(c.path(), "v3/marketing/membercard-open/cards/{card_id}/codes/{code}/unavailable");
+    let c = wechatpay::chain!(
+        wxpay
+            .v3
+            .marketing
+            .membercardOpen
+            .cards
+            ._card_id_
+            .codes
+            ._code_
+            .unavailable
+    );
+    assert_eq!(
+        c.path(),
+        "v3/marketing/membercard-open/cards/{card_id}/codes/{code}/unavailable"
+    );
     let c = wechatpay::chain!(wxpay.V3.ecommerce.subsidies.r#return);
     assert_eq!(c.path(), "v3/ecommerce/subsidies/return");
-    let c = wechatpay::chain!(wxpay.v3.merchantService.complaintsV2._complaint_id_.notAnEndpoint);
-    assert_eq!(c.path(), "v3/merchant-service/complaints-v2/{complaint_id}/not-an-endpoint");
+    let c = wechatpay::chain!(
+        wxpay
+            .v3
+            .merchantService
+            .complaintsV2
+            ._complaint_id_
+            .notAnEndpoint
+    );
+    assert_eq!(
+        c.path(),
+        "v3/merchant-service/complaints-v2/{complaint_id}/not-an-endpoint"
+    );
     let holder = (0, wxpay.clone());
     let c = wechatpay::chain!(holder.1 => v3.pay.transactions.native);
     assert_eq!(c.path(), "v3/pay/transactions/native");
@@ -88,8 +114,14 @@ fn literal_paths_are_not_case_converted() {
         .chain("v3/pay/transactions/out-trade-no/{out_trade_no}")
         .build(Method::GET, json!({"out_trade_no": "OUT_trade_NO_1"}))
         .unwrap();
-    assert_eq!(req.uri().path(), "/v3/pay/transactions/out-trade-no/OUT_trade_NO_1");
-    let req = wxpay.chain("v2/secapi/mch/addInstitutionsub").build(Method::POST, ()).unwrap();
+    assert_eq!(
+        req.uri().path(),
+        "/v3/pay/transactions/out-trade-no/OUT_trade_NO_1"
+    );
+    let req = wxpay
+        .chain("v2/secapi/mch/addInstitutionsub")
+        .build(Method::POST, ())
+        .unwrap();
     assert!(req.uri().path().ends_with("/addInstitutionsub"));
 }
 
@@ -99,7 +131,10 @@ fn index_returns_the_same_cached_chain_and_nests() {
     let a: *const wechatpay::Chain = &wxpay["v3/pay"];
     let b: *const wechatpay::Chain = &wxpay["v3/pay"];
     assert_eq!(a, b);
-    assert_eq!(wxpay["v3"]["pay"]["transactions/native"].path(), "v3/pay/transactions/native");
+    assert_eq!(
+        wxpay["v3"]["pay"]["transactions/native"].path(),
+        "v3/pay/transactions/native"
+    );
     assert_eq!(wxpay.chain("v3/").chain("/pay").path(), "v3/pay");
 }
 
@@ -108,5 +143,8 @@ fn a_chain_cloned_out_of_the_index_outlives_the_client() {
     let wxpay = client();
     let owned = wxpay["v3/pay"].clone();
     drop(wxpay);
-    assert_eq!(owned.build(Method::GET, ()).unwrap().uri().path(), "/v3/pay");
+    assert_eq!(
+        owned.build(Method::GET, ()).unwrap().uri().path(),
+        "/v3/pay"
+    );
 }

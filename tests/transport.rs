@@ -34,14 +34,20 @@ fn clones_share_one_pooled_connection() {
     wxpay.chain("v3/c").post(json!({"json": {}})).unwrap();
     let ports: Vec<u16> = server.seen().iter().map(|s| s.remote.port()).collect();
     assert_eq!(ports.len(), 3);
-    assert!(ports.iter().all(|p| *p == ports[0]), "one connection reused: {ports:?}");
+    assert!(
+        ports.iter().all(|p| *p == ports[0]),
+        "one connection reused: {ports:?}"
+    );
     assert_eq!(server.last().headers.get("connection"), None);
 }
 
 #[test]
 fn a_body_over_the_cap_is_refused() {
     let server = TestServer::start();
-    let wxpay = common::builder(&server.base_uri()).max_body_bytes(16).build().unwrap();
+    let wxpay = common::builder(&server.base_uri())
+        .max_body_bytes(16)
+        .build()
+        .unwrap();
     let err = wxpay.chain("v3/long-echo").get(()).unwrap_err();
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
 }

@@ -44,7 +44,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// One layer of the stack.
 pub trait Middleware: Send + Sync + std::fmt::Debug + 'static {
     /// Handles `req`, usually by passing it (changed or not) to `next`.
-    fn handle<'a>(&'a self, req: HttpRequest, next: Next<'a>) -> BoxFuture<'a, Result<HttpResponse>>;
+    fn handle<'a>(
+        &'a self,
+        req: HttpRequest,
+        next: Next<'a>,
+    ) -> BoxFuture<'a, Result<HttpResponse>>;
 }
 
 /// The rest of the stack below a layer, ending at the transport.
@@ -79,6 +83,8 @@ impl<'a> Next<'a> {
 
 impl std::fmt::Debug for Next<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.layers.iter().map(|(name, _)| name)).finish()
+        f.debug_list()
+            .entries(self.layers.iter().map(|(name, _)| name))
+            .finish()
     }
 }

@@ -57,9 +57,18 @@ impl SignerLayer {
             timestamp: Formatter::timestamp(),
             nonce: &nonce,
         };
-        let value = authorization(req.method().as_str(), uri, body, &params, self.signer.as_ref())?;
-        let value = HeaderValue::try_from(value)
-            .map_err(|_| Error::Key(KeyError::Operation("mchid or serial holds characters a header cannot".into())))?;
+        let value = authorization(
+            req.method().as_str(),
+            uri,
+            body,
+            &params,
+            self.signer.as_ref(),
+        )?;
+        let value = HeaderValue::try_from(value).map_err(|_| {
+            Error::Key(KeyError::Operation(
+                "mchid or serial holds characters a header cannot".into(),
+            ))
+        })?;
         req.headers_mut().insert(AUTHORIZATION, value);
         if !req.headers().contains_key(crate::verify::SERIAL) {
             if let Some(id) = self.platform_keys.preferred() {
@@ -73,7 +82,11 @@ impl SignerLayer {
 }
 
 impl Middleware for SignerLayer {
-    fn handle<'a>(&'a self, mut req: HttpRequest, next: Next<'a>) -> BoxFuture<'a, Result<HttpResponse>> {
+    fn handle<'a>(
+        &'a self,
+        mut req: HttpRequest,
+        next: Next<'a>,
+    ) -> BoxFuture<'a, Result<HttpResponse>> {
         match self.sign(&mut req) {
             Ok(()) => next.run(req),
             Err(e) => Box::pin(std::future::ready(Err(e))),

@@ -26,24 +26,39 @@ impl Stack {
         self.layers.iter().position(|(n, _)| n == name)
     }
 
-    fn insert_at(&mut self, at: usize, name: Cow<'static, str>, layer: Arc<dyn Middleware>) -> Result<&mut Self> {
+    fn insert_at(
+        &mut self,
+        at: usize,
+        name: Cow<'static, str>,
+        layer: Arc<dyn Middleware>,
+    ) -> Result<&mut Self> {
         if self.position(&name).is_some() {
-            return Err(Error::Middleware(format!("a layer named `{name}` already exists")));
+            return Err(Error::Middleware(format!(
+                "a layer named `{name}` already exists"
+            )));
         }
         self.layers.insert(at, (name, layer));
         Ok(self)
     }
 
     fn require(&self, name: &str) -> Result<usize> {
-        self.position(name)
-            .ok_or_else(|| Error::Middleware(format!("no layer named `{name}` (layers: {})", self.names().join(", "))))
+        self.position(name).ok_or_else(|| {
+            Error::Middleware(format!(
+                "no layer named `{name}` (layers: {})",
+                self.names().join(", ")
+            ))
+        })
     }
 
     /// Adds a layer at the inner end, nearest the transport.
     ///
     /// # Errors
     /// [`Error::Middleware`] when the name is taken.
-    pub fn push(&mut self, name: impl Into<Cow<'static, str>>, layer: impl Middleware) -> Result<&mut Self> {
+    pub fn push(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        layer: impl Middleware,
+    ) -> Result<&mut Self> {
         self.insert_at(self.layers.len(), name.into(), Arc::new(layer))
     }
 
@@ -51,7 +66,11 @@ impl Stack {
     ///
     /// # Errors
     /// [`Error::Middleware`] when the name is taken.
-    pub fn unshift(&mut self, name: impl Into<Cow<'static, str>>, layer: impl Middleware) -> Result<&mut Self> {
+    pub fn unshift(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        layer: impl Middleware,
+    ) -> Result<&mut Self> {
         self.insert_at(0, name.into(), Arc::new(layer))
     }
 

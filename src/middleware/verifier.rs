@@ -36,7 +36,11 @@ impl VerifierLayer {
 }
 
 impl Middleware for VerifierLayer {
-    fn handle<'a>(&'a self, req: HttpRequest, next: Next<'a>) -> BoxFuture<'a, Result<HttpResponse>> {
+    fn handle<'a>(
+        &'a self,
+        req: HttpRequest,
+        next: Next<'a>,
+    ) -> BoxFuture<'a, Result<HttpResponse>> {
         let exempt = req.extensions().get::<UnsignedResponse>().is_some();
         Box::pin(async move {
             let response = next.run(req).await?;

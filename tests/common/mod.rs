@@ -104,9 +104,12 @@ impl TestServer {
 
     /// Serves HTTPS with a fresh certificate for `localhost`, offering h2 and http/1.1.
     pub fn start_tls() -> Self {
-        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("rcgen");
+        let cert =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("rcgen");
         let cert_pem = cert.cert.pem();
-        let key_der = tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+        let key_der = tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(
+            cert.signing_key.serialize_der().into(),
+        );
         let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
             tokio_rustls::rustls::crypto::ring::default_provider(),
         ))
@@ -134,7 +137,10 @@ impl TestServer {
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let served = Arc::clone(&state);
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
                 loop {
@@ -226,7 +232,11 @@ pub fn authorization_fields(value: &str) -> Option<Vec<(String, String)>> {
 }
 
 pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
-    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
 }
 
 async fn handle(
@@ -235,18 +245,39 @@ async fn handle(
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
 
-    let auth = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let auth = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let (signature_ok, message) = match authorization_fields(auth) {
         Some(fields) => {
             let ts: i64 = field(&fields, "timestamp").parse().unwrap_or(0);
-            let message =
-                Formatter::request(parts.method.as_str(), &path_and_query, ts, field(&fields, "nonce_str"), &body);
+            let message = Formatter::request(
+                parts.method.as_str(),
+                &path_and_query,
+                ts,
+                field(&fields, "nonce_str"),
+                &body,
+            );
             let ok = field(&fields, "mchid") == MCHID
                 && field(&fields, "serial_no") == MERCHANT_SERIAL
-                && Rsa::verify(&message, field(&fields, "signature"), &state.merchant_public);
+                && Rsa::verify(
+                    &message,
+                    field(&fields, "signature"),
+                    &state.merchant_public,
+                );
             (ok, message)
         }
         None => (false, Vec::new()),
@@ -262,12 +293,20 @@ async fn handle(
         remote,
     });
 
-    let fault = state.faults.lock().unwrap().pop_front().unwrap_or(Fault::None);
+    let fault = state
+        .faults
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or(Fault::None);
     if let Fault::Delay(d) = fault {
         tokio::time::sleep(d).await;
     }
     let (status, reply): (u16, Bytes) = if !signature_ok {
-        (401, Bytes::from_static(br#"{"code":"SIGN_ERROR","message":"signature did not verify"}"#))
+        (
+            401,
+            Bytes::from_static(br#"{"code":"SIGN_ERROR","message":"signature did not verify"}"#),
+        )
     } else if let Fault::Status(code, text) = fault {
         (code, Bytes::from_static(text.as_bytes()))
     } else if path_and_query.ends_with("/204") {
@@ -285,14 +324,25 @@ async fn handle(
 
     let now = Formatter::timestamp() + if let Fault::Skew(s) = fault { s } else { 0 };
     let nonce = Formatter::nonce(32);
-    let signature = Rsa::sign(&Formatter::response(&now.to_string(), &nonce, &reply), &state.platform)
-        .expect("platform key signs");
+    let signature = Rsa::sign(
+        &Formatter::response(&now.to_string(), &nonce, &reply),
+        &state.platform,
+    )
+    .expect("platform key signs");
     let mut response = hyper::Response::builder()
         .status(status)
         .header("content-type", "application/json")
         .header("request-id", "08F78BB5AF0610D302A5B7DA0C40F8F2");
-    let serial = if fault == Fault::UnknownSerial { "PUB_KEY_ID_9999" } else { PUB_KEY_ID };
-    let signature = if fault == Fault::GarbageSignature { "bm90IGEgc2lnbmF0dXJl".to_string() } else { signature };
+    let serial = if fault == Fault::UnknownSerial {
+        "PUB_KEY_ID_9999"
+    } else {
+        PUB_KEY_ID
+    };
+    let signature = if fault == Fault::GarbageSignature {
+        "bm90IGEgc2lnbmF0dXJl".to_string()
+    } else {
+        signature
+    };
     for (name, value) in [
         ("Wechatpay-Timestamp", now.to_string()),
         ("Wechatpay-Nonce", nonce),
