@@ -203,6 +203,7 @@ pub struct ClientBuilder {
     transport: TransportConfig,
     max_skew_seconds: u64,
     stack_edits: Vec<StackEdit>,
+    shared_transport: Option<Arc<Transport>>,
     problems: Vec<String>,
 }
 
@@ -221,6 +222,7 @@ impl Default for ClientBuilder {
             transport: TransportConfig::default(),
             max_skew_seconds: DEFAULT_MAX_SKEW_SECONDS,
             stack_edits: Vec::new(),
+            shared_transport: None,
             problems: Vec::new(),
         }
     }
@@ -370,6 +372,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends through `other`'s connection pool instead of opening a new one: a platform that
+    /// serves many merchants keeps one pool for all their clients. The transport settings
+    /// (time limits, roots, body cap) are then `other`'s.
+    pub fn share_pool(mut self, other: &Client) -> Self {
+        self.shared_transport = Some(Arc::clone(&other.inner.transport));
+        self
+    }
+
     pub(crate) fn problem(mut self, problem: String) -> Self {
         self.problems.push(problem);
         self
@@ -462,12 +472,15 @@ impl ClientBuilder {
             problems.push(format!("`headers`: {e}"));
         }
 
-        let transport = match Transport::new(self.transport) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                problems.push(format!("transport: {e}"));
-                None
-            }
+        let transport = match self.shared_transport {
+            Some(shared) => Some(shared),
+            None => match Transport::new(self.transport) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    problems.push(format!("transport: {e}"));
+                    None
+                }
+            },
         };
 
         let (Some(mchid), Some(serial), Some(signer), Some(base), Some(transport), true) =

@@ -51,3 +51,20 @@ fn a_body_over_the_cap_is_refused() {
     let err = wxpay.chain("v3/long-echo").get(()).unwrap_err();
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
 }
+
+#[test]
+fn clients_of_different_merchants_can_share_one_pool() {
+    let server = TestServer::start();
+    let first = server.client();
+    let second = common::builder(&server.base_uri())
+        .share_pool(&first)
+        .build()
+        .unwrap();
+    first.chain("v3/a").get(()).unwrap();
+    second.chain("v3/b").get(()).unwrap();
+    let ports: Vec<u16> = server.seen().iter().map(|s| s.remote.port()).collect();
+    assert_eq!(
+        ports[0], ports[1],
+        "the second client reused the first one's connection"
+    );
+}
