@@ -49,6 +49,8 @@ pub enum Error {
     Middleware(String),
     /// The call needs a capability this build or this client does not offer.
     Unsupported(&'static str),
+    /// A notification (APIv3 or APIv2) failed a check or could not be decrypted.
+    Notify(NotifyError),
 }
 
 /// The problems [`ClientBuilder::build`](crate::ClientBuilder::build) found, in the order it found them.
@@ -145,6 +147,39 @@ pub enum VerifyError {
     BadSignature,
 }
 
+/// Which step of handling a WeChat Pay notification failed (see [`crate::notify`]).
+///
+/// The variants follow the order of the steps: verify the signature, parse the body, then
+/// decrypt the resource and read its plaintext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotifyError {
+    /// The APIv3 signature check failed: a header is missing, the timestamp is stale, the
+    /// serial is unknown or the signature does not match. Answer with a failure; never
+    /// decrypt or act on such a notification.
+    Verify(VerifyError),
+    /// An APIv3 body is not the JSON WeChat Pay sends, or lacks a field; the text says what
+    /// is wrong.
+    BadJson(String),
+    /// An APIv2 body (or decrypted refund `req_info`) is not the flat XML WeChat Pay sends,
+    /// or uses a DTD or entity; the text says what is wrong.
+    BadXml(String),
+    /// The resource names an algorithm other than `AEAD_AES_256_GCM`.
+    UnsupportedAlgorithm(String),
+    /// The resource did not decrypt: the APIv3 (or APIv2) key is wrong or the ciphertext,
+    /// nonce or associated data were altered.
+    Decrypt,
+    /// The decrypted plaintext is not valid UTF-8 / JSON, or does not match the requested
+    /// type; the text says what is wrong.
+    BadPlaintext(String),
+    /// An APIv2 notification has no `sign` field.
+    MissingSign,
+    /// An APIv2 notification's `sign` does not match its fields under the APIv2 key.
+    BadSign,
+    /// An APIv2 notification's `sign_type` is neither `MD5` nor `HMAC-SHA256`.
+    UnsupportedSignType(String),
+}
+
 impl Error {
     /// True when a time limit ran out.
     pub fn is_timeout(&self) -> bool {
@@ -218,6 +253,7 @@ impl fmt::Display for Error {
             Error::Decode(e) => write!(f, "cannot decode the response: {e}"),
             Error::Middleware(e) => write!(f, "middleware refused the call: {e}"),
             Error::Unsupported(what) => write!(f, "unsupported: {what}"),
+            Error::Notify(e) => write!(f, "notification rejected: {e}"),
         }
     }
 }
@@ -280,6 +316,47 @@ impl fmt::Display for VerifyError {
     }
 }
 
+impl fmt::Display for NotifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotifyError::Verify(e) => write!(f, "verification failed: {e}"),
+            NotifyError::BadJson(why) => write!(f, "malformed notification JSON: {why}"),
+            NotifyError::BadXml(why) => write!(f, "malformed notification XML: {why}"),
+            NotifyError::UnsupportedAlgorithm(name) => {
+                write!(f, "unsupported resource algorithm `{name}`")
+            }
+            NotifyError::Decrypt => {
+                f.write_str("resource did not decrypt (wrong key or tampered ciphertext)")
+            }
+            NotifyError::BadPlaintext(why) => write!(f, "decrypted resource is unusable: {why}"),
+            NotifyError::MissingSign => f.write_str("the notification has no sign field"),
+            NotifyError::BadSign => f.write_str("sign does not match"),
+            NotifyError::UnsupportedSignType(name) => write!(f, "unsupported sign_type `{name}`"),
+        }
+    }
+}
+
+impl std::error::Error for NotifyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            NotifyError::Verify(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<VerifyError> for NotifyError {
+    fn from(e: VerifyError) -> Self {
+        NotifyError::Verify(e)
+    }
+}
+
+impl From<NotifyError> for Error {
+    fn from(e: NotifyError) -> Self {
+        Error::Notify(e)
+    }
+}
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -288,6 +365,7 @@ impl std::error::Error for Error {
             Error::Key(e) => Some(e),
             Error::Request(e) => Some(e),
             Error::Verify(e) => Some(e),
+            Error::Notify(e) => Some(e),
             _ => None,
         }
     }

@@ -40,7 +40,12 @@ mod client;
 pub mod crypto;
 pub mod error;
 mod factory;
+pub mod jsapi;
 pub mod middleware;
+#[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
+pub mod mock;
+pub mod notify;
 mod options;
 mod php_names;
 pub mod platform_keys;
@@ -50,6 +55,7 @@ mod runtime;
 pub mod sign;
 mod template;
 mod transport;
+pub mod v2;
 pub mod verify;
 
 pub use chain::Chain;

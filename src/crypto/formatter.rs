@@ -1,5 +1,6 @@
 //! The exact strings WeChat Pay signs, and the random parts that go into them.
 
+use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Builders for nonces, timestamps and signing messages (wechatpay-php's `Formatter`).
@@ -54,7 +55,13 @@ impl Formatter {
     /// ```
     pub fn request(method: &str, uri: &str, timestamp: i64, nonce: &str, body: &[u8]) -> Vec<u8> {
         let ts = timestamp.to_string();
-        Self::joined_by_line_feed(&[method.as_bytes(), uri.as_bytes(), ts.as_bytes(), nonce.as_bytes(), body])
+        Self::joined_by_line_feed(&[
+            method.as_bytes(),
+            uri.as_bytes(),
+            ts.as_bytes(),
+            nonce.as_bytes(),
+            body,
+        ])
     }
 
     /// The APIv3 response (and notification) signing message: `TIMESTAMP\nNONCE\nBODY\n`.
@@ -86,6 +93,125 @@ impl Formatter {
     }
 }
 
+/// A value that can appear in an APIv2 signing string (see
+/// [`Formatter::query_string_like`]).
+///
+/// `None` means "leave the field out": nulls and empty strings are never signed, as WeChat
+/// Pay's rules say (参数的值为空不参与签名).
+pub trait SignValue {
+    /// The text that goes after `key=`, or `None` to skip the field.
+    fn sign_text(&self) -> Option<Cow<'_, str>>;
+}
+
+impl SignValue for str {
+    fn sign_text(&self) -> Option<Cow<'_, str>> {
+        (!self.is_empty()).then_some(Cow::Borrowed(self))
+    }
+}
+
+impl SignValue for String {
+    fn sign_text(&self) -> Option<Cow<'_, str>> {
+        self.as_str().sign_text()
+    }
+}
+
+impl SignValue for Cow<'_, str> {
+    fn sign_text(&self) -> Option<Cow<'_, str>> {
+        self.as_ref().sign_text()
+    }
+}
+
+impl<T: SignValue + ?Sized> SignValue for &T {
+    fn sign_text(&self) -> Option<Cow<'_, str>> {
+        (**self).sign_text()
+    }
+}
+
+impl<T: SignValue> SignValue for Option<T> {
+    fn sign_text(&self) -> Option<Cow<'_, str>> {
+        self.as_ref().and_then(SignValue::sign_text)
+    }
+}
+
+macro_rules! sign_value_by_display {
+    ($($t:ty),*) => {$(
+        impl SignValue for $t {
+            fn sign_text(&self) -> Option<Cow<'_, str>> {
+                Some(Cow::Owned(self.to_string()))
+            }
+        }
+    )*};
+}
+sign_value_by_display!(i32, i64, u32, u64, usize);
+
+/// JSON values sign as PHP would implode them: strings as they are, numbers in their JSON
+/// text, booleans as `true`/`false`; `null` and `""` are skipped; arrays and objects as compact
+/// JSON text (APIv2 fields such as `detail` carry JSON as a string).
+impl SignValue for serde_json::Value {
+    fn sign_text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => s.as_str().sign_text(),
+            other => Some(Cow::Owned(other.to_string())),
+        }
+    }
+}
+
+impl Formatter {
+    /// Sorts key-value pairs by key, byte by byte (ASCII order: upper case before lower case,
+    /// `_` between them), as WeChat Pay's APIv2 signing rule requires (参数名ASCII码从小到大排序)
+    /// and as current wechatpay-php does with `ksort($thing, SORT_STRING)`.
+    ///
+    /// Takes any map or list of pairs (a `BTreeMap`, a `HashMap`, a `serde_json::Map`, ...).
+    /// Equal keys keep their input order.
+    ///
+    /// # Examples
+    /// ```
+    /// use wechatpay::crypto::Formatter;
+    /// let sorted = Formatter::ksort([("remark", 1), ("RE_OPENID", 2), ("re_openid", 3), ("REMARK", 4)]);
+    /// let keys: Vec<_> = sorted.iter().map(|(k, _)| *k).collect();
+    /// assert_eq!(keys, ["REMARK", "RE_OPENID", "re_openid", "remark"]);
+    /// ```
+    pub fn ksort<K: AsRef<str>, V>(thing: impl IntoIterator<Item = (K, V)>) -> Vec<(K, V)> {
+        let mut pairs: Vec<(K, V)> = thing.into_iter().collect();
+        pairs.sort_by(|a, b| a.0.as_ref().as_bytes().cmp(b.0.as_ref().as_bytes()));
+        pairs
+    }
+
+    /// Joins pairs as `k=v&k=v`, in the order given, leaving out the `sign` field, nulls and
+    /// empty strings (wechatpay-php's `Formatter::queryStringLike`). Values are not
+    /// URL-encoded: this is a signing string, not a query string.
+    ///
+    /// # Examples
+    /// ```
+    /// use wechatpay::{crypto::Formatter, json};
+    /// let fields = json!({"b": 2, "a": 1, "sign": "x", "e": "", "n": null, "z": "0", "A": "u", "a_b": "w"});
+    /// let fields = fields.as_object().unwrap();
+    /// assert_eq!(Formatter::query_string_like(Formatter::ksort(fields)), "A=u&a=1&a_b=w&b=2&z=0");
+    /// ```
+    pub fn query_string_like<K: AsRef<str>, V: SignValue>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> String {
+        let mut out = String::new();
+        for (key, value) in pairs {
+            let key = key.as_ref();
+            if key == "sign" {
+                continue;
+            }
+            let Some(text) = value.sign_text() else {
+                continue;
+            };
+            if !out.is_empty() {
+                out.push('&');
+            }
+            out.push_str(key);
+            out.push('=');
+            out.push_str(&text);
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,7 +221,10 @@ mod tests {
         let sample: String = (0..200).map(|_| Formatter::nonce(32)).collect();
         let mut seen = [false; 62];
         for b in sample.bytes() {
-            let i = NONCE_ALPHABET.iter().position(|&a| a == b).expect("nonce symbol in alphabet");
+            let i = NONCE_ALPHABET
+                .iter()
+                .position(|&a| a == b)
+                .expect("nonce symbol in alphabet");
             seen[i] = true;
         }
         assert!(seen.iter().all(|&s| s), "6400 symbols should cover all 62");

@@ -1,16 +1,31 @@
 //! The crypto toolbox beneath the client, usable on its own: the same tools wechatpay-php
-//! exposes (`Rsa`, `Formatter`, `PemUtil`) for callbacks, sensitive fields and JSAPI signatures.
+//! exposes (`Rsa`, `AesGcm`, `AesEcb`, `Hash`, `Formatter`, `PemUtil`) for notifications,
+//! sensitive fields, APIv2 signatures and JSAPI signatures.
 //!
 //! Every function here is pure: time and randomness are either parameters or clearly named
 //! (`Formatter::nonce`, `Formatter::timestamp`), so fixed vectors can test them.
+//!
+//! | wechatpay-php | here |
+//! | --- | --- |
+//! | `Rsa::from`, `sign`, `verify` | [`Rsa::from_private`], [`Rsa::from_public`], [`Rsa::sign`], [`Rsa::verify`] |
+//! | `Rsa::encrypt`, `Rsa::decrypt` (OAEP) | [`Rsa::encrypt`], [`Rsa::decrypt`] |
+//! | `AesGcm::encrypt`, `decrypt` | [`AesGcm::encrypt`], [`AesGcm::decrypt`] |
+//! | `AesEcb::encrypt`, `decrypt` | [`AesEcb::encrypt`], [`AesEcb::decrypt`] |
+//! | `Hash::md5`, `hmac`, `sign` | [`Hash::md5_with_key`], [`Hash::hmac_sha256_with_key`], [`Hash::sign`] |
+//! | `Formatter::ksort`, `queryStringLike` | [`Formatter::ksort`], [`Formatter::query_string_like`] |
 
+mod aes;
 mod formatter;
+mod hash;
 mod pem;
+// `self::` because the `rsa` crate shares the name.
 mod rsa;
 
-pub use formatter::Formatter;
-pub use pem::{CertificateInfo, PemBlock, PemUtil};
-pub use rsa::{Rsa, RsaPrivateKey, RsaPublicKey};
+pub use self::aes::{AesEcb, AesGcm, ApiV3Key};
+pub use self::formatter::{Formatter, SignValue};
+pub use self::hash::{ApiV2Key, Hash, HashAlgorithm, UnknownHashAlgorithm};
+pub use self::pem::{CertificateInfo, PemBlock, PemUtil};
+pub use self::rsa::{Rsa, RsaPrivateKey, RsaPublicKey};
 
 /// Fills `buf` from the operating system's secure random source.
 pub(crate) fn fill_random(buf: &mut [u8]) {

@@ -41,6 +41,14 @@ pub struct CertificateInfo {
     pub(crate) rsa_public_key: Vec<u8>,
 }
 
+impl CertificateInfo {
+    /// True when `now` (seconds since the Unix epoch) lies within the validity window,
+    /// bounds included.
+    pub fn is_valid_at(&self, now: i64) -> bool {
+        unix_seconds(self.not_before) <= now && now <= unix_seconds(self.not_after)
+    }
+}
+
 /// PEM and certificate helpers (wechatpay-php's `PemUtil`).
 #[derive(Debug, Clone, Copy)]
 pub struct PemUtil;
@@ -90,11 +98,15 @@ impl PemUtil {
                 body.push_str(line);
             }
             if !closed {
-                return Err(KeyError::Malformed(format!("PEM block `{label}` has no END line")));
+                return Err(KeyError::Malformed(format!(
+                    "PEM block `{label}` has no END line"
+                )));
             }
             let der = base64::engine::general_purpose::STANDARD
                 .decode(body.as_bytes())
-                .map_err(|_| KeyError::Malformed(format!("PEM block `{label}` is not valid base64")))?;
+                .map_err(|_| {
+                    KeyError::Malformed(format!("PEM block `{label}` is not valid base64"))
+                })?;
             blocks.push(PemBlock {
                 label: label.to_string(),
                 der,
@@ -109,11 +121,13 @@ impl PemUtil {
     /// [`KeyError::Malformed`] when no certificate can be parsed.
     pub fn certificate_info(pem_or_der: &[u8]) -> Result<CertificateInfo, KeyError> {
         let der = match std::str::from_utf8(pem_or_der) {
-            Ok(text) if text.contains("-----BEGIN") => Self::parse(text)?
-                .into_iter()
-                .find(|b| b.label == "CERTIFICATE")
-                .ok_or_else(|| KeyError::Malformed("no CERTIFICATE block".into()))?
-                .der,
+            Ok(text) if text.contains("-----BEGIN") => {
+                Self::parse(text)?
+                    .into_iter()
+                    .find(|b| b.label == "CERTIFICATE")
+                    .ok_or_else(|| KeyError::Malformed("no CERTIFICATE block".into()))?
+                    .der
+            }
             _ => pem_or_der.to_vec(),
         };
         certificate_info_from_der(&der)

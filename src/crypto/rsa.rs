@@ -1,4 +1,10 @@
-//! RSA keys in every form wechatpay-php's `Rsa::from` accepts, and SHA256withRSA.
+//! RSA keys in every form wechatpay-php's `Rsa::from` accepts, SHA256withRSA signatures, and
+//! RSA-OAEP (SHA-1, MGF1-SHA1) encryption of sensitive fields.
+//!
+//! Signing and verification use the configured backend (ring); encryption and decryption use
+//! the RustCrypto `rsa` crate, since ring has no RSA encryption. PKCS#1 v1.5 encryption is
+//! available only through the explicitly named [`Rsa::encrypt_pkcs1v15`] and
+//! [`Rsa::decrypt_pkcs1v15`].
 //!
 //! Accepted sources, for private and public keys alike:
 //! - PEM text: `PRIVATE KEY` (PKCS#8), `RSA PRIVATE KEY` (PKCS#1), `ENCRYPTED PRIVATE KEY`
@@ -96,7 +102,119 @@ impl Rsa {
             Err(_) => false,
         }
     }
+
+    /// Encrypts a sensitive field (a name, an id number, a phone number) for WeChat Pay with
+    /// RSA-OAEP, SHA-1 and MGF1-SHA1 (PHP's `OPENSSL_PKCS1_OAEP_PADDING`), returning base64.
+    ///
+    /// Use WeChat Pay's key (platform certificate or `PUB_KEY_ID_...` key) and send its id
+    /// as the `Wechatpay-Serial` header. A 2048-bit key takes at most 214 bytes.
+    ///
+    /// # Errors
+    /// [`KeyError::Malformed`] when the key cannot be used for encryption;
+    /// [`KeyError::Operation`] when the plaintext is too long for the key.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use wechatpay::crypto::Rsa;
+    /// let platform = Rsa::from_public("file:///path/to/pub_key.pem")?;
+    /// let name = Rsa::encrypt("张三".as_bytes(), &platform)?;
+    /// # Ok::<(), wechatpay::error::KeyError>(())
+    /// ```
+    pub fn encrypt(plaintext: &[u8], key: &RsaPublicKey) -> Result<String, KeyError> {
+        let sealed = key
+            .rust_crypto()?
+            .encrypt(&mut SystemRng, rsa::Oaep::new::<sha1::Sha1>(), plaintext)
+            .map_err(|e| KeyError::Operation(format!("RSA-OAEP encryption: {e}")))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(sealed))
+    }
+
+    /// Decrypts a base64 RSA-OAEP (SHA-1, MGF1-SHA1) ciphertext with the merchant's key, as
+    /// WeChat Pay encrypts sensitive fields in its responses.
+    ///
+    /// The RSA implementation here (the `rsa` crate) has a known timing side channel in
+    /// private-key operations (RUSTSEC-2023-0071); blinding is on, but decrypt only fields of
+    /// responses that already passed signature verification, never attacker-chosen input.
+    ///
+    /// # Errors
+    /// [`KeyError::Malformed`] for bad base64 or an unusable key; [`KeyError::Operation`] when
+    /// the ciphertext does not decrypt under this key.
+    pub fn decrypt(ciphertext_base64: &str, key: &RsaPrivateKey) -> Result<Vec<u8>, KeyError> {
+        let sealed = decode_ciphertext(ciphertext_base64)?;
+        key.rust_crypto()?
+            .decrypt_blinded(&mut SystemRng, rsa::Oaep::new::<sha1::Sha1>(), &sealed)
+            .map_err(|_| {
+                KeyError::Operation(
+                    "RSA-OAEP decryption failed: wrong key or corrupted data".into(),
+                )
+            })
+    }
+
+    /// Encrypts with the legacy RSAES-PKCS1-v1_5 padding, returning base64.
+    ///
+    /// Only for the few older APIs that still ask for it (PHP's `OPENSSL_PKCS1_PADDING`);
+    /// [`Rsa::encrypt`] (OAEP) is what WeChat Pay APIv3 expects.
+    ///
+    /// # Errors
+    /// As [`Rsa::encrypt`].
+    pub fn encrypt_pkcs1v15(plaintext: &[u8], key: &RsaPublicKey) -> Result<String, KeyError> {
+        let sealed = key
+            .rust_crypto()?
+            .encrypt(&mut SystemRng, rsa::Pkcs1v15Encrypt, plaintext)
+            .map_err(|e| KeyError::Operation(format!("RSA PKCS#1 v1.5 encryption: {e}")))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(sealed))
+    }
+
+    /// Decrypts a base64 RSAES-PKCS1-v1_5 ciphertext.
+    ///
+    /// PKCS#1 v1.5 decryption is open to padding-oracle attacks (Bleichenbacher): never tell
+    /// a remote party whether it failed. Prefer [`Rsa::decrypt`] (OAEP).
+    ///
+    /// # Errors
+    /// As [`Rsa::decrypt`].
+    pub fn decrypt_pkcs1v15(
+        ciphertext_base64: &str,
+        key: &RsaPrivateKey,
+    ) -> Result<Vec<u8>, KeyError> {
+        let sealed = decode_ciphertext(ciphertext_base64)?;
+        key.rust_crypto()?
+            .decrypt_blinded(&mut SystemRng, rsa::Pkcs1v15Encrypt, &sealed)
+            .map_err(|_| KeyError::Operation("RSA PKCS#1 v1.5 decryption failed".into()))
+    }
 }
+
+fn decode_ciphertext(text: &str) -> Result<Vec<u8>, KeyError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|_| KeyError::Malformed("RSA ciphertext is not valid base64".into()))
+}
+
+/// The operating system's RNG (through ring) in the shape the `rsa` crate wants.
+struct SystemRng;
+
+impl rsa::rand_core::RngCore for SystemRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        super::fill_random(&mut b);
+        u32::from_le_bytes(b)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        super::fill_random(&mut b);
+        u64::from_le_bytes(b)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        super::fill_random(dest);
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rsa::rand_core::Error> {
+        super::fill_random(dest);
+        Ok(())
+    }
+}
+
+impl rsa::rand_core::CryptoRng for SystemRng {}
 
 impl RsaPrivateKey {
     /// Signs `message` with SHA256withRSA (PKCS#1 v1.5); returns the raw signature bytes.
@@ -131,9 +249,25 @@ impl RsaPrivateKey {
         self.pair.public().modulus_len() * 8
     }
 
-    #[allow(dead_code)] // read by OAEP decryption in the crypto toolbox
     pub(crate) fn secret_der(&self) -> &PrivateDer {
         &self.der
+    }
+
+    /// The key in the `rsa` crate's form, for decryption (ring cannot decrypt).
+    fn rust_crypto(&self) -> Result<rsa::RsaPrivateKey, KeyError> {
+        use rsa::pkcs1::DecodeRsaPrivateKey as _;
+        use rsa::pkcs8::DecodePrivateKey as _;
+        let malformed = |e: &dyn fmt::Display| {
+            KeyError::Malformed(format!("RSA private key for decryption: {e}"))
+        };
+        match self.secret_der() {
+            PrivateDer::Pkcs8(der) => {
+                rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|e| malformed(&e))
+            }
+            PrivateDer::Pkcs1(der) => {
+                rsa::RsaPrivateKey::from_pkcs1_der(der).map_err(|e| malformed(&e))
+            }
+        }
     }
 }
 
@@ -163,10 +297,9 @@ impl RsaPublicKey {
                 spki.algorithm.oid
             )));
         }
-        let bits = spki
-            .subject_public_key
-            .as_bytes()
-            .ok_or_else(|| KeyError::Malformed("public key bit string is not byte-aligned".into()))?;
+        let bits = spki.subject_public_key.as_bytes().ok_or_else(|| {
+            KeyError::Malformed("public key bit string is not byte-aligned".into())
+        })?;
         Self::from_pkcs1_der(bits)
     }
 
@@ -188,6 +321,13 @@ impl RsaPublicKey {
     /// The key as PKCS#1 `RSAPublicKey` DER.
     pub fn pkcs1_der(&self) -> &[u8] {
         &self.pkcs1
+    }
+
+    /// The key in the `rsa` crate's form, for encryption (ring cannot encrypt).
+    fn rust_crypto(&self) -> Result<rsa::RsaPublicKey, KeyError> {
+        use rsa::pkcs1::DecodeRsaPublicKey as _;
+        rsa::RsaPublicKey::from_pkcs1_der(&self.pkcs1)
+            .map_err(|e| KeyError::Malformed(format!("RSA public key for encryption: {e}")))
     }
 }
 
@@ -364,7 +504,9 @@ fn public_from_der(label: &str, der: &[u8]) -> Result<RsaPublicKey, KeyError> {
 fn public_from_certificate(der: &[u8]) -> Result<RsaPublicKey, KeyError> {
     let info = certificate_info_from_der(der)?;
     if info.rsa_public_key.is_empty() {
-        return Err(KeyError::WrongKind("the certificate's key is not RSA".into()));
+        return Err(KeyError::WrongKind(
+            "the certificate's key is not RSA".into(),
+        ));
     }
     RsaPublicKey::from_pkcs1_der(&info.rsa_public_key)
 }
@@ -373,7 +515,8 @@ fn public_from_certificate(der: &[u8]) -> Result<RsaPublicKey, KeyError> {
 /// and returns the modulus size in bits.
 fn pkcs1_modulus_bits(der: &[u8]) -> Result<usize, KeyError> {
     use x509_cert::der::asn1::UintRef;
-    let malformed = |e: x509_cert::der::Error| KeyError::Malformed(format!("PKCS#1 public key: {e}"));
+    let malformed =
+        |e: x509_cert::der::Error| KeyError::Malformed(format!("PKCS#1 public key: {e}"));
     let mut reader = x509_cert::der::SliceReader::new(der).map_err(malformed)?;
     let modulus_len = reader
         .sequence(|r| {
