@@ -1,0 +1,430 @@
+//! The server: a thread with its own current-thread runtime serving hyper 1 connections,
+//! and the dispatch of each request (checks, routing, seeds, placeholders).
+//!
+//! As in wiremock, the listener is bound before the thread starts, so the port accepts
+//! connections as soon as `start` returns, and the server does not depend on the caller's
+//! runtime (or on the caller having one). Dropping the `oneshot::Sender` held by the
+//! `MockServer` ends the accept loop; the thread then drops its runtime, which closes every
+//! open connection.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::sync::oneshot;
+
+use super::auth::{self, Merchant, NonceCache, SignedParts};
+use super::catalog::{self, Routed};
+use super::credentials::{demo, DemoKeys};
+use super::reply::Reply;
+use super::seeds::SeedData;
+use super::{certificates, Mode};
+
+/// The largest request body the simulator reads (WeChat Pay's uploads are at most 5 MB).
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// State shared by the server thread and the `MockServer` handle.
+pub(crate) struct Shared {
+    pub(crate) mode: RwLock<Mode>,
+    pub(crate) merchants: RwLock<Vec<Merchant>>,
+    pub(crate) nonces: Mutex<NonceCache>,
+    pub(crate) seeds: Mutex<SeedData>,
+    pub(crate) requests: AtomicU64,
+    pub(crate) keys: &'static DemoKeys,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("mode", &self.mode())
+            .field("requests", &self.requests.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Locks a mutex even if a panic poisoned it: every update of the simulator's state is a
+/// single insert or assignment, so the data is consistent either way.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn new(keys: &'static DemoKeys, mode: Mode) -> Self {
+        Self {
+            mode: RwLock::new(mode),
+            merchants: RwLock::new(vec![Merchant {
+                mchid: demo::MCHID.into(),
+                serial: demo::MERCHANT_SERIAL.into(),
+                public_key: keys.merchant_public.clone(),
+            }]),
+            nonces: Mutex::new(NonceCache::default()),
+            seeds: Mutex::new(SeedData::samples(demo::MCHID)),
+            requests: AtomicU64::new(0),
+            keys,
+        }
+    }
+
+    pub(crate) fn mode(&self) -> Mode {
+        *self
+            .mode
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn set_mode(&self, mode: Mode) {
+        *self
+            .mode
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = mode;
+    }
+
+    /// The key that signs answers in the current mode, and its id.
+    fn signing_key(&self) -> (&crate::crypto::RsaPrivateKey, &'static str) {
+        match self.mode() {
+            Mode::PublicKey => (
+                &self.keys.public_key_mode_private,
+                demo::PLATFORM_PUBLIC_KEY_ID,
+            ),
+            Mode::PlatformCertificate => (
+                &self.keys.certificate_mode_private,
+                demo::PLATFORM_CERTIFICATE_SERIAL,
+            ),
+        }
+    }
+}
+
+/// The running server: dropping it stops the loop and waits for the thread.
+#[derive(Debug)]
+pub(crate) struct Running {
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        drop(self.shutdown.take());
+        if let Some(thread) = self.thread.take() {
+            // The thread only drops its runtime after the loop ends; a panic there has already
+            // been reported by the panic hook, and there is nothing more to do with it.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts serving `listener` on a new thread.
+pub(crate) fn spawn(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+) -> std::io::Result<Running> {
+    listener.set_nonblocking(true)?;
+    let port = listener.local_addr()?.port();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name(format!("wechatpay-mock-{port}"))
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::error!(error = %e, "mock: cannot register the listener");
+                        return;
+                    }
+                };
+                let accept = tokio::spawn(accept_loop(listener, shared));
+                // Resolves when the MockServer drops the sender.
+                let _ = stopped.await;
+                accept.abort();
+            });
+            // Dropping the runtime here, on its own thread, closes open connections.
+            drop(runtime);
+        })?;
+    Ok(Running {
+        shutdown: Some(shutdown),
+        thread: Some(thread),
+    })
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, or a connection reset before accept: wait a moment.
+                tracing::warn!(error = %e, "mock: accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        // Without TCP_NODELAY each answer on a reused connection waits ~40 ms for delayed ACKs.
+        let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let shared = Arc::clone(&shared);
+                async move { Ok::<_, Infallible>(serve(&shared, req).await) }
+            });
+            let result = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "mock: connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn serve(
+    shared: &Shared,
+    req: http::Request<hyper::body::Incoming>,
+) -> http::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let number = shared.requests.fetch_add(1, Ordering::Relaxed);
+    let request_id = request_id(number);
+    let reply = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => dispatch(shared, &parts, &collected.to_bytes()),
+        Err(e) => Reply::param_error(
+            "body",
+            "body",
+            format!("the request body could not be read: {e}"),
+        ),
+    };
+    tracing::debug!(
+        method = %parts.method,
+        uri = %parts.uri,
+        status = reply.status.as_u16(),
+        request_id = %request_id,
+        "mock"
+    );
+    let (key, key_id) = shared.signing_key();
+    reply.into_http(key, key_id, &request_id).map(Full::new)
+}
+
+fn request_id(number: u64) -> String {
+    let mut random = [0u8; 8];
+    crate::crypto::fill_random(&mut random);
+    let hex: String = random.iter().map(|b| format!("{b:02X}")).collect();
+    format!("08{hex}{number:010}")
+}
+
+/// Answers one request whose body has been read.
+pub(crate) fn dispatch(shared: &Shared, parts: &http::request::Parts, body: &Bytes) -> Reply {
+    let path = parts.uri.path();
+    let uri = parts.uri.path_and_query().map_or(path, |pq| pq.as_str());
+    let relative = path.strip_prefix('/').unwrap_or(path);
+    if !["v3/", "hk/v3/", "global/v3/"]
+        .iter()
+        .any(|p| relative.starts_with(p))
+    {
+        return Reply::error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!(
+                "no API at {path}: the simulator serves APIv3 paths (v3/, hk/v3/, global/v3/); \
+                 APIv2 is out of its scope"
+            ),
+        );
+    }
+
+    let upload = multipart(parts, body);
+    let signed_body: &[u8] = upload.as_ref().map_or(body, |u| u.meta.as_ref());
+    let now = super::time::now();
+    let mchid = {
+        let merchants = shared
+            .merchants
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let signed = SignedParts {
+            method: parts.method.as_str(),
+            uri,
+            authorization: parts
+                .headers
+                .get(http::header::AUTHORIZATION)
+                .map(|v| v.as_bytes()),
+            body: signed_body,
+        };
+        match auth::check(&signed, &merchants, &shared.nonces, now) {
+            Ok(mchid) => mchid,
+            Err(reply) => return reply,
+        }
+    };
+
+    if let Some(serial) = parts.headers.get(crate::verify::SERIAL) {
+        let serial = String::from_utf8_lossy(serial.as_bytes());
+        let known = [
+            demo::PLATFORM_PUBLIC_KEY_ID,
+            demo::PLATFORM_CERTIFICATE_SERIAL,
+        ];
+        if !known.iter().any(|k| k.eq_ignore_ascii_case(serial.trim())) {
+            return Reply::param_error(
+                "Wechatpay-Serial",
+                "header",
+                format!(
+                    "Wechatpay-Serial `{}` is neither the simulator's public key id ({}) nor its \
+                     platform certificate serial ({})",
+                    serial.chars().take(64).collect::<String>(),
+                    demo::PLATFORM_PUBLIC_KEY_ID,
+                    demo::PLATFORM_CERTIFICATE_SERIAL
+                ),
+            );
+        }
+    }
+
+    let catalog = match catalog::catalog() {
+        Ok(c) => c,
+        Err(e) => return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", e),
+    };
+    let (op, path_params) = match catalog.route(parts.method.as_str(), relative) {
+        Routed::Found(op, params) => (op, params),
+        Routed::WrongMethod(methods) => {
+            return Reply::error(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!(
+                    "no API at {} {path}; this path accepts {}",
+                    parts.method,
+                    methods.join(", ")
+                ),
+            )
+        }
+        Routed::NotFound => {
+            return Reply::error(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!(
+                    "no API at {} {path} in the WeChat Pay catalog",
+                    parts.method
+                ),
+            )
+        }
+    };
+    let part_names = upload.as_ref().map_or(&[][..], |u| u.names.as_slice());
+    let input = match catalog::check_input(
+        op,
+        mchid,
+        path_params,
+        parts.uri.query().unwrap_or(""),
+        signed_body,
+        part_names,
+    ) {
+        Ok(input) => input,
+        Err(reply) => return reply,
+    };
+    if op.method == "GET" && op.path == "v3/certificates" {
+        return certificates::answer(shared.keys, now);
+    }
+    if let Some(reply) = reply_from_seeds(shared, &op.path, &input, now) {
+        return reply;
+    }
+    catalog::placeholder(op, &input, now)
+}
+
+fn reply_from_seeds(
+    shared: &Shared,
+    path: &str,
+    input: &catalog::Input,
+    now: i64,
+) -> Option<Reply> {
+    lock(&shared.seeds).handle(path, input, now)
+}
+
+/// A `multipart/form-data` upload: its part names and its `meta` part, the only bytes
+/// WeChat Pay signs for an upload ("图片上传" 签名).
+#[derive(Debug)]
+struct Upload {
+    names: Vec<String>,
+    meta: Bytes,
+}
+
+fn multipart(parts: &http::request::Parts, body: &Bytes) -> Option<Upload> {
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
+    let (mime, params) = content_type.split_once(';')?;
+    if !mime.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    let boundary = params.split(';').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_string())
+    })?;
+    let delimiter = format!("--{boundary}");
+    let mut names = Vec::new();
+    let mut meta = Bytes::new();
+    let mut rest: &[u8] = body;
+    let mut offset = 0usize;
+    // Skip the preamble up to the first delimiter.
+    let first = find(rest, delimiter.as_bytes())?;
+    rest = rest.get(first + delimiter.len()..)?;
+    offset += first + delimiter.len();
+    loop {
+        if rest.starts_with(b"--") {
+            break;
+        }
+        let after_crlf = rest.strip_prefix(b"\r\n")?;
+        offset += 2;
+        let end = find(after_crlf, format!("\r\n{delimiter}").as_bytes())?;
+        let part = after_crlf.get(..end)?;
+        let header_end = find(part, b"\r\n\r\n")?;
+        let headers = String::from_utf8_lossy(part.get(..header_end)?);
+        let name = headers
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
+            .and_then(|l| l.split(';').find_map(|p| p.trim().strip_prefix("name=")))
+            .map(|n| n.trim_matches('"').to_string())
+            .unwrap_or_default();
+        if name == "meta" {
+            let start = offset + header_end + 4;
+            meta = body.slice(start..offset + end);
+        }
+        names.push(name);
+        let skip = end + 2 + delimiter.len();
+        rest = after_crlf.get(skip..)?;
+        offset += skip;
+    }
+    Some(Upload { names, meta })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multipart_meta_is_found_exactly() {
+        let body = Bytes::from_static(
+            b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--XYZ\r\nContent-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json\r\n\r\n{\"filename\":\"a.png\",\"sha256\":\"00\"}\r\n--XYZ--\r\n",
+        );
+        let (parts, ()) = http::Request::builder()
+            .header("content-type", "multipart/form-data; boundary=XYZ")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let upload = multipart(&parts, &body).unwrap();
+        assert_eq!(upload.names, vec!["file", "meta"]);
+        assert_eq!(&upload.meta[..], br#"{"filename":"a.png","sha256":"00"}"#);
+    }
+
+    #[test]
+    fn request_ids_are_unique_and_numbered() {
+        assert_ne!(request_id(1), request_id(1));
+        assert!(request_id(7).ends_with("0000000007"));
+    }
+}
