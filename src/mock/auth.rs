@@ -231,7 +231,14 @@ pub(crate) fn check(
     if nonce.is_empty() || nonce.chars().count() > 64 {
         return Err(Reply::sign_error("nonce_str must be 1 to 64 characters"));
     }
-    let message = Formatter::request(parts.method, parts.uri, ts, nonce, parts.body);
+    // The timestamp as written, not as parsed: `0170...` must not verify as `170...`.
+    let message = Formatter::joined_by_line_feed(&[
+        parts.method.as_bytes(),
+        parts.uri.as_bytes(),
+        timestamp.as_bytes(),
+        nonce.as_bytes(),
+        parts.body,
+    ]);
     if !Rsa::verify(&message, signature, &merchant.public_key) {
         return Err(Reply::sign_error(format!(
             "signature does not verify with the public key of merchant {mchid} (serial {}) over \
