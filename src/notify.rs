@@ -5,7 +5,7 @@
 //! with WeChat Pay's key. The JSON body's `resource` is AEAD_AES_256_GCM-encrypted with the
 //! merchant's APIv3 key. Steps, each with its own [`NotifyError`]:
 //!
-//! 1. [`verify_response`](crate::verify::verify_response): headers present, timestamp within
+//! 1. [`crate::verify::verify_response`]: headers present, timestamp within
 //!    300 s of `now`, serial trusted, signature valid ([`NotifyError::Verify`]);
 //! 2. parse the body ([`NotifyError::BadJson`]) and check the algorithm
 //!    ([`NotifyError::UnsupportedAlgorithm`]);
@@ -418,6 +418,7 @@ pub fn v2_failure(message: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 mod tests {
     use super::*;
 

@@ -84,7 +84,7 @@ impl ApiV2Key {
         Self(key.into())
     }
 
-    /// The key text, for passing to [`Hash`].
+    /// The key text, for passing to [`Hash`](struct@Hash).
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -199,6 +199,7 @@ impl Hash {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 mod tests {
     use super::*;
 

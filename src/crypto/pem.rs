@@ -190,6 +190,7 @@ pub(crate) fn unix_seconds(t: SystemTime) -> i64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 mod tests {
     use super::*;
 

@@ -270,6 +270,7 @@ fn write_element(out: &mut String, key: &str, value: &str) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 mod tests {
     use super::*;
 
