@@ -30,11 +30,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn backend() -> &'static str {
-    if cfg!(feature = "aws-lc-rs") {
-        "aws-lc-rs"
-    } else {
-        "ring"
-    }
+    wechatpay::crypto::BACKEND
 }
 
 /// Resident memory now, and the peak since the last reset, in bytes (Linux only).

@@ -188,7 +188,10 @@ impl Error {
 
     /// True when the connection could not be made or broke.
     pub fn is_transport(&self) -> bool {
-        matches!(self, Error::Transport(_) | Error::Timeout(TimeoutStage::Connect))
+        matches!(
+            self,
+            Error::Transport(_) | Error::Timeout(TimeoutStage::Connect)
+        )
     }
 
     /// True when a 2xx response failed verification.
@@ -233,7 +236,9 @@ impl fmt::Display for Error {
             Error::Request(e) => write!(f, "invalid request: {e}"),
             Error::Transport(e) => write!(f, "transport error: {e}"),
             Error::Timeout(TimeoutStage::Connect) => f.write_str("timed out connecting"),
-            Error::Timeout(TimeoutStage::Total) => f.write_str("timed out waiting for the response"),
+            Error::Timeout(TimeoutStage::Total) => {
+                f.write_str("timed out waiting for the response")
+            }
             Error::Api {
                 status,
                 code,
@@ -404,7 +409,11 @@ mod tests {
     fn error_stays_small_and_thread_safe() {
         fn assert_send_sync<T: Send + Sync + 'static>() {}
         assert_send_sync::<Error>();
-        assert!(std::mem::size_of::<Error>() <= 128, "{}", std::mem::size_of::<Error>());
+        assert!(
+            std::mem::size_of::<Error>() <= 128,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
     }
 
     #[test]
@@ -416,7 +425,10 @@ mod tests {
             request_id: None,
             body: Bytes::new(),
         };
-        assert_eq!(e.to_string(), "wechat pay answered 400 PARAM_ERROR: brand_id is required");
+        assert_eq!(
+            e.to_string(),
+            "wechat pay answered 400 PARAM_ERROR: brand_id is required"
+        );
         assert_eq!(e.api_code(), Some("PARAM_ERROR"));
     }
 }

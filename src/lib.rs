@@ -33,11 +33,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, clippy::unwrap_used)]
+// Unit tests may unwrap: a panic there is a failed test with its message.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod catalog;
 mod chain;
 mod client;
 pub mod crypto;
+pub mod download;
 pub mod error;
 mod factory;
 pub mod jsapi;

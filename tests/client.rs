@@ -594,3 +594,49 @@ fn build_assembles_without_sending() {
         "build() does not sign"
     );
 }
+
+// -- unsigned downloads ------------------------------------------------------------------
+
+#[test]
+fn documented_downloads_pass_unsigned_and_nothing_else_does() {
+    let server = TestServer::start();
+    let wxpay = server.client();
+    server.fault(Fault::DropHeader("Wechatpay-Signature"));
+    let r = wxpay
+        .chain("v3/billdownload/file")
+        .get(json!({"query": {"token": "t"}}))
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    server.fault(Fault::DropHeader("Wechatpay-Signature"));
+    let err = wxpay.chain("v3/bill/tradebill").get(()).unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Verify(VerifyError::MissingHeader("Wechatpay-Signature"))
+    ));
+    // A POST to a download path is not a download.
+    server.fault(Fault::DropHeader("Wechatpay-Signature"));
+    assert!(wxpay.chain("v3/billdownload/file").post(()).is_err());
+}
+
+#[test]
+fn the_unsigned_download_list_is_the_catalogs_binary_endpoints() {
+    let catalog = include_str!("../src/catalog/endpoints.jsonl");
+    let mut binary: Vec<(String, String)> = catalog
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["response"]["kind"] == "binary")
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap().to_string(),
+                e["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    binary.sort();
+    let mut listed: Vec<(String, String)> = wechatpay::download::UNSIGNED_DOWNLOADS
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    listed.sort();
+    assert_eq!(listed, binary);
+}

@@ -1286,10 +1286,6 @@ async fn every_apiv3_catalog_endpoint_answers_with_its_documented_kind() {
 
     let mock = MockServer::start().await.unwrap();
     let wxpay = mock.client_builder().build().unwrap();
-    let mut unverified = wxpay.stack();
-    unverified.remove("verifier").unwrap();
-    let unverified = wxpay.with_stack(unverified);
-
     let mut tested_areas = BTreeSet::new();
     let mut tested = 0;
     let mut tasks = tokio::task::JoinSet::new();
@@ -1338,13 +1334,9 @@ async fn every_apiv3_catalog_endpoint_answers_with_its_documented_kind() {
             }
             _ => {}
         }
-        if op.response.kind == "binary" {
-            chain = unverified.chain(&op.path);
-        }
         tested += 1;
         tested_areas.insert(area(&op.path));
         let method: wechatpay::http::Method = op.method.parse().unwrap();
-        let verified_client = wxpay.clone();
         tasks.spawn(async move {
             let result = chain
                 .send_async(method.clone(), serde_json::Value::Object(opts.clone()))
@@ -1366,14 +1358,14 @@ async fn every_apiv3_catalog_endpoint_answers_with_its_documented_kind() {
                         r.headers().get("wechatpay-signature").is_none(),
                         "{what}: downloads are unsigned"
                     );
-                    // Through the default stack the verifier refuses the unsigned download.
-                    let strict = verified_client
-                        .chain(&op.path)
-                        .send_async(method, serde_json::Value::Object(opts))
-                        .await;
+                    // The default verifier knows the documented downloads are unsigned; the
+                    // same unsigned answer on an ordinary endpoint is refused.
                     assert!(
-                        matches!(strict, Err(Error::Verify(_))),
-                        "{what}: {strict:?}"
+                        wechatpay::download::is_unsigned_download(
+                            &method,
+                            &format!("/{}", op.path.replace("{media_id}", "m"))
+                        ),
+                        "{what}"
                     );
                 }
                 other => panic!("{what}: unexpected kind {other}"),

@@ -167,7 +167,7 @@ fn tag_mismatch() -> KeyError {
 }
 
 mod ring_gcm {
-    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+    use crate::crypto::backend::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 
     use super::{key_length_error, tag_mismatch};
     use crate::error::KeyError;

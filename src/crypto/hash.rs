@@ -150,8 +150,11 @@ impl Hash {
 
     /// Lower-case hex `HMAC-SHA256(key, text + "&key=" + key)` (PHP's `Hash::hmac`).
     pub fn hmac_sha256_with_key(text: &str, key: &str) -> String {
-        let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_bytes());
-        let mut ctx = ring::hmac::Context::with_key(&k);
+        let k = crate::crypto::backend::hmac::Key::new(
+            crate::crypto::backend::hmac::HMAC_SHA256,
+            key.as_bytes(),
+        );
+        let mut ctx = crate::crypto::backend::hmac::Context::with_key(&k);
         ctx.update(text.as_bytes());
         ctx.update(b"&key=");
         ctx.update(key.as_bytes());
@@ -160,18 +163,28 @@ impl Hash {
 
     /// Lower-case hex HMAC-SHA256 of `data` under `key`, with nothing appended.
     pub fn hmac_sha256(data: &[u8], key: &[u8]) -> String {
-        let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
-        hex_lower(ring::hmac::sign(&k, data).as_ref())
+        let k =
+            crate::crypto::backend::hmac::Key::new(crate::crypto::backend::hmac::HMAC_SHA256, key);
+        hex_lower(crate::crypto::backend::hmac::sign(&k, data).as_ref())
     }
 
     /// Lower-case hex SHA-256 of `data` (the `hash_value` of downloaded bills).
     pub fn sha256(data: &[u8]) -> String {
-        hex_lower(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
+        hex_lower(
+            crate::crypto::backend::digest::digest(&crate::crypto::backend::digest::SHA256, data)
+                .as_ref(),
+        )
     }
 
     /// Lower-case hex SHA-1 of `data` (the `hash_value` of older bill downloads).
     pub fn sha1(data: &[u8]) -> String {
-        hex_lower(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, data).as_ref())
+        hex_lower(
+            crate::crypto::backend::digest::digest(
+                &crate::crypto::backend::digest::SHA1_FOR_LEGACY_USE_ONLY,
+                data,
+            )
+            .as_ref(),
+        )
     }
 
     /// The APIv2 `sign`: upper-case hex of MD5 or HMAC-SHA256 over `text + "&key=" + key`

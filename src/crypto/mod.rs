@@ -27,13 +27,32 @@ pub use self::hash::{ApiV2Key, Hash, HashAlgorithm, UnknownHashAlgorithm};
 pub use self::pem::{CertificateInfo, PemBlock, PemUtil};
 pub use self::rsa::{Rsa, RsaPrivateKey, RsaPublicKey};
 
+// One crypto library backs everything: aws-lc-rs when its feature is on (it wins when both
+// are, as with `--all-features`), ring otherwise. Both expose the same API, so the rest of the
+// crate names only `backend`.
+#[cfg(feature = "aws-lc-rs")]
+pub(crate) use aws_lc_rs as backend;
+#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+pub(crate) use ring as backend;
+#[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+compile_error!(
+    "wechatpay needs a crypto backend: enable the `ring` (default) or `aws-lc-rs` feature"
+);
+
+/// The name of the crypto library in use: `"aws-lc-rs"` or `"ring"`.
+pub const BACKEND: &str = if cfg!(feature = "aws-lc-rs") {
+    "aws-lc-rs"
+} else {
+    "ring"
+};
+
 /// Fills `buf` from the operating system's secure random source.
 pub(crate) fn fill_random(buf: &mut [u8]) {
-    use ring::rand::SecureRandom as _;
+    use backend::rand::SecureRandom as _;
     // The system RNG fails only when the OS cannot provide entropy at all; there is no
     // safe fallback for key material, so that is treated as fatal.
     #[allow(clippy::expect_used)]
-    ring::rand::SystemRandom::new()
+    backend::rand::SystemRandom::new()
         .fill(buf)
         .expect("the operating system's random source is unavailable");
 }

@@ -27,7 +27,7 @@ use crate::error::KeyError;
 /// An RSA private key, ready to sign. Cloning is cheap; `Debug` shows no key material.
 #[derive(Clone)]
 pub struct RsaPrivateKey {
-    pair: Arc<ring::signature::RsaKeyPair>,
+    pair: Arc<crate::crypto::backend::signature::RsaKeyPair>,
     /// The key as unencrypted PKCS#8 or PKCS#1 DER, kept for OAEP decryption.
     der: Arc<PrivateDer>,
 }
@@ -222,11 +222,11 @@ impl RsaPrivateKey {
     /// # Errors
     /// [`KeyError::Operation`] if the signature cannot be made.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let mut sig = vec![0u8; self.pair.public().modulus_len()];
+        let mut sig = vec![0u8; modulus_len(&self.pair)];
         self.pair
             .sign(
-                &ring::signature::RSA_PKCS1_SHA256,
-                &ring::rand::SystemRandom::new(),
+                &crate::crypto::backend::signature::RSA_PKCS1_SHA256,
+                &crate::crypto::backend::rand::SystemRandom::new(),
                 message,
                 &mut sig,
             )
@@ -236,17 +236,17 @@ impl RsaPrivateKey {
 
     /// The matching public key.
     pub fn public_key(&self) -> RsaPublicKey {
-        use ring::signature::KeyPair as _;
+        use crate::crypto::backend::signature::KeyPair as _;
         let pkcs1: Arc<[u8]> = Arc::from(self.pair.public_key().as_ref());
         RsaPublicKey {
-            bits: self.pair.public().modulus_len() * 8,
+            bits: modulus_len(&self.pair) * 8,
             pkcs1,
         }
     }
 
     /// Modulus size in bits.
     pub fn bits(&self) -> usize {
-        self.pair.public().modulus_len() * 8
+        modulus_len(&self.pair) * 8
     }
 
     pub(crate) fn secret_der(&self) -> &PrivateDer {
@@ -305,8 +305,8 @@ impl RsaPublicKey {
 
     /// Checks a raw SHA256withRSA signature over `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        ring::signature::UnparsedPublicKey::new(
-            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        crate::crypto::backend::signature::UnparsedPublicKey::new(
+            &crate::crypto::backend::signature::RSA_PKCS1_2048_8192_SHA256,
             &self.pkcs1[..],
         )
         .verify(message, signature)
@@ -433,7 +433,7 @@ fn private_from_der(
 }
 
 fn pkcs8_key(der: Vec<u8>) -> Result<RsaPrivateKey, KeyError> {
-    let pair = ring::signature::RsaKeyPair::from_pkcs8(&der)
+    let pair = crate::crypto::backend::signature::RsaKeyPair::from_pkcs8(&der)
         .map_err(|e| KeyError::Malformed(format!("PKCS#8 RSA private key: {e}")))?;
     Ok(RsaPrivateKey {
         pair: Arc::new(pair),
@@ -442,7 +442,7 @@ fn pkcs8_key(der: Vec<u8>) -> Result<RsaPrivateKey, KeyError> {
 }
 
 fn pkcs1_key(der: Vec<u8>) -> Result<RsaPrivateKey, KeyError> {
-    let pair = ring::signature::RsaKeyPair::from_der(&der)
+    let pair = crate::crypto::backend::signature::RsaKeyPair::from_der(&der)
         .map_err(|e| KeyError::Malformed(format!("PKCS#1 RSA private key: {e}")))?;
     Ok(RsaPrivateKey {
         pair: Arc::new(pair),
@@ -527,4 +527,12 @@ fn pkcs1_modulus_bits(der: &[u8]) -> Result<usize, KeyError> {
         .map_err(malformed)?;
     reader.finish(()).map_err(malformed)?;
     Ok(modulus_len * 8)
+}
+
+/// The modulus size in bytes; the two backends name this accessor differently.
+fn modulus_len(pair: &crate::crypto::backend::signature::RsaKeyPair) -> usize {
+    #[cfg(feature = "aws-lc-rs")]
+    return pair.public_modulus_len();
+    #[cfg(not(feature = "aws-lc-rs"))]
+    return pair.public().modulus_len();
 }

@@ -30,9 +30,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub use signer::SignerLayer;
+pub use signer::{SignedBody, SignerLayer};
 pub use stack::Stack;
-pub use verifier::VerifierLayer;
+pub use verifier::{UnsignedResponse, VerifierLayer};
 
 use crate::error::Result;
 use crate::transport::Transport;

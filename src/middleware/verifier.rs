@@ -7,8 +7,12 @@ use crate::platform_keys::PlatformKeys;
 use crate::verify::{verify_response, DEFAULT_MAX_SKEW_SECONDS};
 use crate::{HttpRequest, HttpResponse};
 
-/// Marks a request whose response WeChat Pay does not sign (bill and image downloads); those
-/// are checked by their digest instead.
+/// Marks a request whose response WeChat Pay does not sign, so the verifier lets it through.
+///
+/// The documented download endpoints ([`UNSIGNED_DOWNLOADS`](crate::download::UNSIGNED_DOWNLOADS))
+/// are recognised without it; set it in a request's extensions (from a layer of your own) for a
+/// download URL the catalog does not know. Check such files by digest instead
+/// ([`sha1_matches`](crate::download::sha1_matches)).
 #[derive(Debug, Clone, Copy)]
 pub struct UnsignedResponse;
 
@@ -41,7 +45,8 @@ impl Middleware for VerifierLayer {
         req: HttpRequest,
         next: Next<'a>,
     ) -> BoxFuture<'a, Result<HttpResponse>> {
-        let exempt = req.extensions().get::<UnsignedResponse>().is_some();
+        let exempt = req.extensions().get::<UnsignedResponse>().is_some()
+            || crate::download::is_unsigned_download(req.method(), req.uri().path());
         Box::pin(async move {
             let response = next.run(req).await?;
             if exempt || !response.status().is_success() {

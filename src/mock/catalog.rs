@@ -151,7 +151,7 @@ impl Catalog {
                 other_methods.push(op.method.as_str());
                 continue;
             }
-            if best.map_or(true, |(s, _)| score > s) {
+            if best.is_none_or(|(s, _)| score > s) {
                 best = Some((score, op));
             }
         }
