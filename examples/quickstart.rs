@@ -1,7 +1,7 @@
 //! Quickstart: call WeChat Pay without an account, against the embedded simulator.
 //!
 //! ```text
-//! cargo run --example quickstart --features mock
+//! cargo run --example quickstart
 //! ```
 //!
 //! It starts `wechatpay::mock::MockServer` (a local WeChat Pay on 127.0.0.1 with a demo
@@ -67,15 +67,22 @@ const ENDPOINTS: [&str; 5] = [
     TERMINATE,
 ];
 
-/// One line: style, endpoint, status and body.
+/// One line: style, endpoint, status, the key that verified the answer, and the body.
 fn report(style: &str, endpoint: &str, response: &Response) {
     let body = match response.text() {
         Ok("") => "(no body)".to_string(),
         Ok(text) => text.to_string(),
         Err(_) => format!("({} bytes)", response.bytes().len()),
     };
+    // The client has already checked the signature with the key this header names; an
+    // answer that failed that check would have been an error instead.
+    let key_id = response
+        .headers()
+        .get("wechatpay-serial")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("?");
     println!(
-        "{style:<22} POST {endpoint} -> {} {body}",
+        "{style:<22} POST {endpoint} -> {} verified ({key_id}) {body}",
         response.status().as_u16()
     );
 }

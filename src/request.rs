@@ -76,6 +76,9 @@ pub(crate) fn assemble(
         None => Cow::Borrowed(base),
     };
     let trimmed = template.trim_start_matches('/');
+    // APIv2 endpoints live at the host's root: `v2/pay/micropay` is sent as `/pay/micropay`,
+    // as wechatpay-php does. The `v2/` prefix only selects the protocol.
+    let trimmed = trimmed.strip_prefix("v2/").unwrap_or(trimmed);
     let (path_template, literal_query) = match trimmed.split_once('?') {
         Some((path, query)) => (path, Some(query)),
         None => (trimmed, None),
@@ -220,6 +223,14 @@ mod tests {
         assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
         assert_eq!(r.headers()[ACCEPT], "application/json");
         assert_eq!(&r.body()[..], br#"{"k":"v"}"#);
+    }
+
+    #[test]
+    fn apiv2_paths_lose_their_prefix_on_the_wire() {
+        let r = build("v2/pay/micropay", json!({})).unwrap();
+        assert_eq!(r.uri().path(), "/pay/micropay");
+        let info = r.extensions().get::<CallInfo>().unwrap();
+        assert_eq!(info.template, "v2/pay/micropay");
     }
 
     #[test]
