@@ -81,6 +81,28 @@ pub type HttpResponse = http::Response<bytes::Bytes>;
 /// Re-exported so callers can name methods and build headers without adding `http` themselves.
 pub use http;
 
+/// The Markdown pages whose Rust blocks `cargo test --doc` compiles and runs (most against the
+/// simulator), so the documentation cannot drift from the crate.
+#[cfg(all(doctest, feature = "mock"))]
+mod doc_pages {
+    #[doc = include_str!("../README.md")]
+    struct Readme;
+    #[doc = include_str!("../docs/getting-started.md")]
+    struct GettingStarted;
+    #[doc = include_str!("../docs/from-php.md")]
+    struct FromPhp;
+    #[doc = include_str!("../docs/endpoints/unbind-card-link.md")]
+    struct UnbindCardLink;
+    #[doc = include_str!("../docs/endpoints/busifavor-coupons-disassociate.md")]
+    struct BusifavorCouponsDisassociate;
+    #[doc = include_str!("../docs/endpoints/membercard-code-unavailable.md")]
+    struct MembercardCodeUnavailable;
+    #[doc = include_str!("../docs/endpoints/brandstores-unbindrecipient.md")]
+    struct BrandstoresUnbindrecipient;
+    #[doc = include_str!("../docs/endpoints/password-exempt-contract-terminate.md")]
+    struct PasswordExemptContractTerminate;
+}
+
 #[allow(dead_code)]
 fn assert_thread_safety() {
     fn is<T: Send + Sync + 'static>() {}
