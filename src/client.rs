@@ -9,9 +9,10 @@ use elsa::sync::FrozenMap;
 use http::header::{HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method};
 
+use crate::certificates::Refetch;
 use crate::chain::Chain;
-use crate::crypto::{Rsa, RsaPrivateKey, RsaPublicKey};
-use crate::error::{ConfigError, Error, Result};
+use crate::crypto::{ApiV3Key, Rsa, RsaPrivateKey, RsaPublicKey};
+use crate::error::{ConfigError, Error, KeyError, Result};
 use crate::middleware::{Next, SignerLayer, Stack, VerifierLayer};
 use crate::options::RequestOptions;
 use crate::platform_keys::PlatformKeys;
@@ -40,6 +41,13 @@ pub(crate) struct ClientInner {
     platform_keys: PlatformKeys,
     /// Chains handed out by `client["..."]`, which must outlive the call that made them.
     pub(crate) index: FrozenMap<String, Box<Chain>>,
+    /// The merchant key when it was loaded here (not an external `Signer`), for decrypting
+    /// sensitive fields.
+    pub(crate) merchant_key: Option<RsaPrivateKey>,
+    /// The APIv3 key, when configured (certificate downloads).
+    pub(crate) apiv3_key: Option<ApiV3Key>,
+    /// The allowed clock skew of response checks.
+    pub(crate) max_skew_seconds: u64,
 }
 
 impl std::fmt::Debug for Client {
@@ -88,6 +96,9 @@ impl Client {
                 transport: Arc::clone(&inner.transport),
                 platform_keys: inner.platform_keys.clone(),
                 index: FrozenMap::new(),
+                merchant_key: inner.merchant_key.clone(),
+                apiv3_key: inner.apiv3_key.clone(),
+                max_skew_seconds: inner.max_skew_seconds,
             }),
         }
     }
@@ -171,6 +182,7 @@ enum PrivateKeySource {
         passphrase: Option<String>,
     },
     Signer(Arc<dyn Signer>),
+    Loaded(RsaPrivateKey),
 }
 
 enum PublicKeySource {
@@ -205,6 +217,8 @@ pub struct ClientBuilder {
     stack_edits: Vec<StackEdit>,
     shared_transport: Option<Arc<Transport>>,
     problems: Vec<String>,
+    apiv3_key: Option<std::result::Result<ApiV3Key, KeyError>>,
+    refetch_certificates: bool,
 }
 
 type StackEdit = Box<dyn FnOnce(&mut Stack) -> Result<()> + Send>;
@@ -224,6 +238,8 @@ impl Default for ClientBuilder {
             stack_edits: Vec::new(),
             shared_transport: None,
             problems: Vec::new(),
+            apiv3_key: None,
+            refetch_certificates: false,
         }
     }
 }
@@ -283,8 +299,9 @@ impl ClientBuilder {
     }
 
     /// A loaded private key.
-    pub fn private_key_loaded(self, key: RsaPrivateKey) -> Self {
-        self.signer(key)
+    pub fn private_key_loaded(mut self, key: RsaPrivateKey) -> Self {
+        self.private_key = Some(PrivateKeySource::Loaded(key));
+        self
     }
 
     /// Signs with `signer` (an HSM or KMS, say) instead of a local key.
@@ -380,6 +397,26 @@ impl ClientBuilder {
         self
     }
 
+    /// The APIv3 key (APIv3密钥, 32 characters), which decrypts the platform certificates
+    /// ([`CertificateDownloader::from_client`](crate::certificates::CertificateDownloader::from_client))
+    /// and is needed by [`refetch_certificates`](Self::refetch_certificates). Its length is
+    /// checked in `build()`; it never appears in `Debug` output.
+    pub fn apiv3_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.apiv3_key = Some(ApiV3Key::new(key));
+        self
+    }
+
+    /// When a 2xx answer names a serial the client does not trust, downloads the platform
+    /// certificates (at most once a minute), installs them after they verify themselves, and
+    /// checks the same answer again; see [`Refetch`]. Needs [`apiv3_key`](Self::apiv3_key).
+    ///
+    /// With this on, `certs` may be empty: the first answer bootstraps the trusted
+    /// certificates, authenticated by the APIv3 key and their own signature.
+    pub fn refetch_certificates(mut self, enabled: bool) -> Self {
+        self.refetch_certificates = enabled;
+        self
+    }
+
     pub(crate) fn problem(mut self, problem: String) -> Self {
         self.problems.push(problem);
         self
@@ -389,8 +426,9 @@ impl ClientBuilder {
     ///
     /// # Errors
     /// [`Error::Config`] listing every problem found: each missing setting, an unloadable
-    /// key, an empty `certs`, a `certs` entry with the merchant's own serial, a bad base URI
-    /// or header.
+    /// key, an empty `certs` (allowed with [`refetch_certificates`](Self::refetch_certificates)),
+    /// a `certs` entry with the merchant's own serial, a bad base URI or header, an APIv3 key
+    /// that is not 32 bytes, `refetch_certificates` without an APIv3 key.
     pub fn build(self) -> Result<Client> {
         let mut problems = self.problems;
         let mchid = required_id(&mut problems, self.mchid, "mchid", "the merchant id");
@@ -401,19 +439,27 @@ impl ClientBuilder {
             "the merchant API certificate serial",
         );
 
+        let mut merchant_key = None;
         let signer: Option<Arc<dyn Signer>> = match self.private_key {
             None => {
                 problems.push("`privateKey` (the merchant private key) is required".into());
                 None
             }
             Some(PrivateKeySource::Signer(s)) => Some(s),
+            Some(PrivateKeySource::Loaded(key)) => {
+                merchant_key = Some(key.clone());
+                Some(Arc::new(key))
+            }
             Some(PrivateKeySource::Text { source, passphrase }) => {
                 let loaded = match passphrase {
                     Some(p) => Rsa::from_private_with_passphrase(&source, &p),
                     None => Rsa::from_private(&source),
                 };
                 match loaded {
-                    Ok(key) => Some(Arc::new(key)),
+                    Ok(key) => {
+                        merchant_key = Some(key.clone());
+                        Some(Arc::new(key))
+                    }
                     Err(e) => {
                         problems.push(format!("`privateKey`: {e}"));
                         None
@@ -447,7 +493,25 @@ impl ClientBuilder {
                 Err(e) => problems.push(format!("`certs[{id}]`: {e}")),
             }
         }
-        if keys.is_empty() {
+        let apiv3_key = match self.apiv3_key {
+            None => None,
+            Some(Ok(key)) => Some(key),
+            Some(Err(e)) => {
+                problems.push(format!("`apiv3_key`: {e}"));
+                None
+            }
+        };
+        let refetch = match (self.refetch_certificates, &apiv3_key) {
+            (false, _) => false,
+            (true, Some(_)) => true,
+            (true, None) => {
+                problems.push(
+                    "`refetch_certificates` needs `apiv3_key` to decrypt the certificates".into(),
+                );
+                false
+            }
+        };
+        if keys.is_empty() && !refetch {
             problems.push(
                 "`certs` must hold at least one WeChat Pay platform certificate or public key \
                  (PUB_KEY_ID_...) to verify responses with"
@@ -489,11 +553,13 @@ impl ClientBuilder {
             return Err(Error::Config(ConfigError::new(problems)));
         };
 
+        let mut verifier = VerifierLayer::new(keys.clone()).max_skew_seconds(self.max_skew_seconds);
+        if let (true, Some(key)) = (refetch, &apiv3_key) {
+            verifier =
+                verifier.refetch_certificates(Refetch::new(key.clone()).base_uri(base.as_str()));
+        }
         let mut stack = Stack::new();
-        stack.push(
-            "verifier",
-            VerifierLayer::new(keys.clone()).max_skew_seconds(self.max_skew_seconds),
-        )?;
+        stack.push("verifier", verifier)?;
         stack.push(
             "signer",
             SignerLayer::new(mchid.clone(), serial, signer, keys.clone()),
@@ -511,6 +577,9 @@ impl ClientBuilder {
                 transport,
                 platform_keys: keys,
                 index: FrozenMap::new(),
+                merchant_key,
+                apiv3_key,
+                max_skew_seconds: self.max_skew_seconds,
             }),
         })
     }

@@ -37,6 +37,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod catalog;
+pub mod certificates;
 mod chain;
 mod client;
 pub mod crypto;
@@ -55,6 +56,7 @@ pub mod platform_keys;
 mod request;
 mod response;
 mod runtime;
+pub mod sensitive;
 pub mod sign;
 mod template;
 mod transport;
@@ -70,6 +72,7 @@ pub use php_names::segment_from_php;
 pub use platform_keys::PlatformKeys;
 pub use request::CallInfo;
 pub use response::Response;
+pub use sensitive::SensitiveEncryptor;
 pub use serde_json::json;
 pub use template::placeholders;
 

@@ -30,6 +30,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+/// Download-on-demand settings for [`VerifierLayer::refetch_certificates`].
+pub use crate::certificates::Refetch;
 pub use signer::{SignedBody, SignerLayer};
 pub use stack::Stack;
 pub use verifier::{UnsignedResponse, VerifierLayer};
