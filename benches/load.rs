@@ -47,6 +47,45 @@ fn rss() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// CPU time this process has used (user + system), from /proc/self/stat (Linux only).
+fn cpu_time() -> Duration {
+    stat_cpu_time("/proc/self/stat")
+}
+
+/// CPU time one thread of this process has used.
+fn thread_cpu_time(tid: u64) -> Duration {
+    stat_cpu_time(&format!("/proc/self/task/{tid}/stat"))
+}
+
+/// The calling thread's id, from the /proc/thread-self link.
+fn current_tid() -> u64 {
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn stat_cpu_time(path: &str) -> Duration {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    // State is field 3 and tpgid (field 8) may be -1, so index the raw fields: utime is
+    // field 14 and stime field 15, i.e. the 12th and 13th after the name.
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // Clock ticks are 1/100 s on Linux unless the kernel was built otherwise.
+    let ticks = field(11) + field(12);
+    Duration::from_millis(ticks * 10)
+}
+
 fn reset_peak_rss() {
     // Writing 5 resets VmHWM to the current RSS (proc(5), clear_refs).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -56,6 +95,8 @@ struct Server {
     port: u16,
     root_pem: String,
     delay: Arc<AtomicU64>,
+    /// The server thread's id, to tell its CPU time from the client's.
+    tid: Arc<AtomicU64>,
 }
 
 /// A TLS server (h2 and http/1.1 by ALPN) on its own thread that answers every request with
@@ -74,7 +115,12 @@ fn start_server() -> Server {
     .with_no_client_auth()
     .with_single_cert(vec![cert.cert.der().clone()], key)
     .expect("cert");
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // `LOAD_HTTP1=1` offers only HTTP/1.1, to compare the two protocols' cost per call.
+    tls.alpn_protocols = if std::env::var_os("LOAD_HTTP1").is_some() {
+        vec![b"http/1.1".to_vec()]
+    } else {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    };
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
 
     let platform = Rsa::from_private(&fixture("platform_private.pem")).expect("platform key");
@@ -95,7 +141,10 @@ fn start_server() -> Server {
     let port = listener.local_addr().expect("addr").port();
     let delay = Arc::new(AtomicU64::new(0));
     let server_delay = Arc::clone(&delay);
+    let tid = Arc::new(AtomicU64::new(0));
+    let server_tid = Arc::clone(&tid);
     std::thread::spawn(move || {
+        server_tid.store(current_tid(), Ordering::Relaxed);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -149,6 +198,7 @@ fn start_server() -> Server {
         port,
         root_pem,
         delay,
+        tid,
     }
 }
 
@@ -265,30 +315,68 @@ fn main() {
     let warm_call_ms = started.elapsed().as_secs_f64() * 1e3;
     let connect_ms = (first_call_ms - warm_call_ms).max(0.0);
 
-    let signs = sign_rate(window);
+    if std::env::var_os("LOAD_PROFILE").is_some() {
+        // Only sequential calls, for a profiler to look at.
+        let rate = blocking_rate(&wxpay, 1, window);
+        println!("profile run: {rate:.0} sequential blocking calls/s");
+        return;
+    }
+    // The sign rate drifts with the machine (frequency, neighbours), so it is measured three
+    // times, between the phases, and the median is the reference.
+    let mut sign_samples = vec![sign_rate(window)];
+    let server_tid = server.tid.load(Ordering::Relaxed);
+    // CPU per sequential call, split into the client's share and the server thread's.
+    let measure = |run: &dyn Fn() -> f64| {
+        let (process, server_cpu) = (cpu_time(), thread_cpu_time(server_tid));
+        let rate = run();
+        let calls = rate * window.as_secs_f64();
+        let process = (cpu_time() - process).as_secs_f64() * 1e6 / calls;
+        let server_us = (thread_cpu_time(server_tid) - server_cpu).as_secs_f64() * 1e6 / calls;
+        (rate, process - server_us, server_us)
+    };
+    let (c1, async_client_us, async_server_us) = measure(&|| async_rate(&rt, &wxpay, 1, window));
+    let c4 = async_rate(&rt, &wxpay, 4, window);
+    let c64 = async_rate(&rt, &wxpay, 64, window);
+    sign_samples.push(sign_rate(window));
+    let (t1, blocking_client_us, blocking_server_us) =
+        measure(&|| blocking_rate(&wxpay, 1, window));
+    let t4 = blocking_rate(&wxpay, 4, window);
+    sign_samples.push(sign_rate(window));
+    sign_samples.sort_by(f64::total_cmp);
+    let signs = sign_samples[1];
+    let sign_us = 1e6 / signs;
+    let async_rates = [c1, c4, c64];
+    let blocking_rates = [t1, t4];
+
     println!(
-        "backend {} on {cores} cores; {:.0} RSA-2048 signs/s on one thread",
+        "backend {} on {cores} cores; RSA-2048 signs/s on one thread: {:.0} (median of {:.0}, {:.0}, {:.0})",
         backend(),
-        signs
+        signs,
+        sign_samples[0],
+        sign_samples[1],
+        sign_samples[2]
     );
-    let mut async_rates = Vec::new();
-    for c in [1usize, 4, 64] {
-        let rate = async_rate(&rt, &wxpay, c, window);
+    for (c, rate) in [1, 4, 64].iter().zip(async_rates) {
         println!(
             "async    concurrency {c:>2}: {rate:>8.0} calls/s  ({:.2} of one thread's sign rate)",
             rate / signs
         );
-        async_rates.push(rate);
     }
-    let mut blocking_rates = Vec::new();
-    for t in [1usize, 4] {
-        let rate = blocking_rate(&wxpay, t, window);
+    for (t, rate) in [1, 4].iter().zip(blocking_rates) {
         println!(
             "blocking threads     {t:>2}: {rate:>8.0} calls/s  ({:.2} of one thread's sign rate)",
             rate / signs
         );
-        blocking_rates.push(rate);
     }
+    println!(
+        "CPU per sequential call: client {async_client_us:.0} us async / {blocking_client_us:.0} us blocking, \
+         loopback server {async_server_us:.0} / {blocking_server_us:.0} us; one signature {sign_us:.0} us"
+    );
+    println!(
+        "the client's work besides the signature: {:.2} (async) / {:.2} (blocking) of a signature",
+        (async_client_us - sign_us) / sign_us,
+        (blocking_client_us - sign_us) / sign_us
+    );
 
     // 10,000 requests in flight at once: the server holds each answer for a second.
     server.delay.store(1000, Ordering::Relaxed);
@@ -365,6 +453,16 @@ fn main() {
         "blocking_calls_per_s": {"t1": blocking_rates[0].round(), "t4": blocking_rates[1].round()},
         "ratio_sequential_to_sign": (async_rates[0] / signs * 1000.0).round() / 1000.0,
         "ratio_blocking_sequential_to_sign": (blocking_rates[0] / signs * 1000.0).round() / 1000.0,
+        "sign_per_s_samples": sign_samples.iter().map(|s| s.round()).collect::<Vec<_>>(),
+        "cpu_us_per_sequential_call": {
+            "sign": sign_us.round(),
+            "async_client": async_client_us.round(), "async_server": async_server_us.round(),
+            "blocking_client": blocking_client_us.round(), "blocking_server": blocking_server_us.round(),
+        },
+        "client_overhead_in_signatures": {
+            "async": ((async_client_us - sign_us) / sign_us * 1000.0).round() / 1000.0,
+            "blocking": ((blocking_client_us - sign_us) / sign_us * 1000.0).round() / 1000.0,
+        },
         "in_flight": {"requests": in_flight, "ok": ok, "failed": failed, "bytes_per_request": bytes_per_request.round()},
         "merchants": {"clients": merchants, "bytes_per_merchant": bytes_per_merchant.round(), "build_seconds": merchants_build_secs},
         "first_call": {"build_ms": build_ms, "first_call_ms": first_call_ms, "connect_ms": connect_ms, "warm_call_ms": warm_call_ms,

@@ -22,7 +22,9 @@ static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> =
 pub(crate) fn handle() -> Result<&'static tokio::runtime::Handle> {
     RUNTIME
         .get_or_init(|| {
-            let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+            // Signing runs on the callers' threads; these threads only drive connections, and
+            // fewer of them means fewer wake-ups per call (measured in docs/performance.md).
+            let workers = std::thread::available_parallelism().map_or(1, |n| (n.get() / 4).max(1));
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(workers)
                 .thread_name("wechatpay-io")

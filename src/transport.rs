@@ -22,6 +22,8 @@ pub(crate) struct TransportConfig {
     pub max_body_bytes: usize,
     pub extra_roots: Vec<Vec<u8>>,
     pub pool_idle_timeout: Duration,
+    /// Offer HTTP/2 by ALPN (HTTP/1.1 is always offered).
+    pub http2: bool,
 }
 
 impl Default for TransportConfig {
@@ -33,6 +35,7 @@ impl Default for TransportConfig {
             max_body_bytes: 256 * 1024 * 1024,
             extra_roots: Vec::new(),
             pool_idle_timeout: Duration::from_secs(90),
+            http2: true,
         }
     }
 }
@@ -83,9 +86,12 @@ impl Transport {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
+            .enable_http1();
+        let https = if config.http2 {
+            https.enable_http2().wrap_connector(http)
+        } else {
+            https.wrap_connector(http)
+        };
         let executor = crate::runtime::Executor(crate::runtime::handle()?);
         let client = hyper_util::client::legacy::Client::builder(executor)
             .pool_timer(TokioTimer::new())

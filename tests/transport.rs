@@ -68,3 +68,15 @@ fn clients_of_different_merchants_can_share_one_pool() {
         "the second client reused the first one's connection"
     );
 }
+
+#[test]
+fn http1_only_keeps_a_tls_server_on_http1() {
+    let server = TestServer::start_tls();
+    let wxpay = common::builder(&server.base_uri())
+        .root_certificate(server.tls_root_pem.clone().unwrap().into_bytes())
+        .http1_only()
+        .build()
+        .unwrap();
+    wxpay.chain("v3/tls").get(()).unwrap();
+    assert_eq!(server.last().version, http::Version::HTTP_11);
+}
