@@ -267,6 +267,61 @@ fn async_rate(
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The transport floor: the same POST sent sequentially by a bare hyper client over TLS to
+/// the same server, with no signing, verification, templates or middleware. What the client
+/// costs above this and the signature is the crate's own work.
+fn transport_floor_rate(rt: &tokio::runtime::Runtime, server: &Server, window: Duration) -> f64 {
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(server.root_pem.as_bytes()) {
+        roots.add(cert.expect("root pem")).expect("root");
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector({
+            // As in the crate: without TCP_NODELAY a reused connection waits ~40 ms per call.
+            let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+            http.enforce_http(false);
+            http.set_nodelay(true);
+            http
+        });
+    let body = serde_json::to_vec(&opts()["json"]).expect("json");
+    let uri: hyper::Uri = format!(
+        "https://localhost:{}/v3/password-exempt-contract/contracts/service-id/12535/out-contract-code/wxwtdk20200910100000/terminate",
+        server.port
+    )
+    .parse()
+    .expect("uri");
+    rt.block_on(async move {
+        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .build::<_, Full<Bytes>>(https);
+        let started = Instant::now();
+        let mut n = 0u64;
+        while started.elapsed() < window {
+            let req = hyper::Request::post(uri.clone())
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(body.clone())))
+                .expect("request");
+            let response = client.request(req).await.expect("floor call");
+            let _ = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .expect("body");
+            n += 1;
+        }
+        n as f64 / started.elapsed().as_secs_f64()
+    })
+}
+
 fn blocking_rate(wxpay: &Client, threads: usize, window: Duration) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -341,6 +396,7 @@ fn main() {
     let (t1, blocking_client_us, blocking_server_us) =
         measure(&|| blocking_rate(&wxpay, 1, window));
     let t4 = blocking_rate(&wxpay, 4, window);
+    let (floor_rate, floor_client_us, _) = measure(&|| transport_floor_rate(&rt, &server, window));
     sign_samples.push(sign_rate(window));
     sign_samples.sort_by(f64::total_cmp);
     let signs = sign_samples[1];
@@ -376,6 +432,13 @@ fn main() {
         "the client's work besides the signature: {:.2} (async) / {:.2} (blocking) of a signature",
         (async_client_us - sign_us) / sign_us,
         (blocking_client_us - sign_us) / sign_us
+    );
+    let own_us = blocking_client_us - sign_us - floor_client_us;
+    println!(
+        "transport floor (bare hyper + rustls, same request, unsigned): {floor_rate:.0} calls/s, \
+         {floor_client_us:.0} us CPU per call; the crate's own work per call: ~{own_us:.0} us \
+         ({:.2} of a signature)",
+        own_us / sign_us
     );
 
     // 10,000 requests in flight at once: the server holds each answer for a second.
@@ -459,6 +522,9 @@ fn main() {
             "async_client": async_client_us.round(), "async_server": async_server_us.round(),
             "blocking_client": blocking_client_us.round(), "blocking_server": blocking_server_us.round(),
         },
+        "transport_floor": {"calls_per_s": floor_rate.round(), "client_cpu_us": floor_client_us.round()},
+        "own_work_us_per_call": own_us.round(),
+        "own_work_in_signatures": (own_us / sign_us * 1000.0).round() / 1000.0,
         "client_overhead_in_signatures": {
             "async": ((async_client_us - sign_us) / sign_us * 1000.0).round() / 1000.0,
             "blocking": ((blocking_client_us - sign_us) / sign_us * 1000.0).round() / 1000.0,
