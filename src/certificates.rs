@@ -37,7 +37,9 @@ use http::HeaderMap;
 use serde::Deserialize;
 
 use crate::client::Client;
-use crate::crypto::{AesGcm, ApiV3Key, CertificateInfo, Formatter, PemUtil, Rsa, RsaPublicKey};
+use crate::crypto::{
+    unix_seconds, AesGcm, ApiV3Key, CertificateInfo, Formatter, PemUtil, Rsa, RsaPublicKey,
+};
 use crate::error::{Error, KeyError, Result, VerifyError};
 use crate::platform_keys::PlatformKeys;
 use crate::verify::verify_response;
@@ -430,14 +432,6 @@ impl CertificateDownloader {
             stop: Some(stop),
             status,
         }
-    }
-}
-
-/// Seconds since the Unix epoch (negative before 1970).
-fn unix_seconds(t: SystemTime) -> i64 {
-    match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
     }
 }
 

@@ -24,6 +24,7 @@ mod rsa;
 pub use self::aes::{AesEcb, AesGcm, ApiV3Key};
 pub use self::formatter::{Formatter, SignValue};
 pub use self::hash::{ApiV2Key, Hash, HashAlgorithm, UnknownHashAlgorithm};
+pub(crate) use self::pem::unix_seconds;
 pub use self::pem::{CertificateInfo, PemBlock, PemUtil};
 pub use self::rsa::{Rsa, RsaPrivateKey, RsaPublicKey};
 

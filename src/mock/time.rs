@@ -1,19 +1,13 @@
 //! The clock, and WeChat Pay's time format (RFC 3339 in China Standard Time, `+08:00`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// Seconds since the Unix epoch, now.
 pub(crate) fn now() -> i64 {
     unix_seconds(SystemTime::now())
 }
 
-/// Seconds since the Unix epoch of `t` (negative before 1970).
-pub(crate) fn unix_seconds(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
-    }
-}
+pub(crate) use crate::crypto::unix_seconds;
 
 /// `2026-11-22T14:09:39+08:00`, the form WeChat Pay writes times in.
 pub(crate) fn rfc3339_cst(unix: i64) -> String {
