@@ -646,3 +646,44 @@ fn the_unsigned_download_list_is_the_catalogs_binary_endpoints() {
     listed.sort();
     assert_eq!(listed, binary);
 }
+
+#[test]
+fn all_six_styles_get_verified_200_202_and_204() {
+    const TEMPLATE: &str = "v3/marketing/membercard-open/cards/{card_id}/codes/{code}/unavailable";
+    let server = TestServer::start();
+    let wxpay = server.client();
+    let opts = json!({"card_id": "pbLatjvWOibDc5-TBnbUk1pD12o0", "code": "478515832665", "json": {"reason": "r"}});
+    let method = || {
+        wxpay
+            .v3()
+            .marketing()
+            .membercard_open()
+            .cards()
+            ._card_id_()
+            .codes()
+            ._code_()
+            .unavailable()
+    };
+    for (status, body) in [(200u16, "{\"ok\":true}"), (202, ""), (204, "")] {
+        let mut statuses = Vec::new();
+        for style in 0..6 {
+            server.fault(Fault::Status(status, body));
+            let r = match style {
+                0 => method().post(&opts),
+                1 => block_on(method().post_async(&opts)),
+                2 => wxpay.chain(TEMPLATE).post(&opts),
+                3 => block_on(wxpay.chain(TEMPLATE).post_async(&opts)),
+                4 => wxpay[TEMPLATE].post(&opts),
+                _ => block_on(wxpay[TEMPLATE].post_async(&opts)),
+            };
+            let r = r.unwrap_or_else(|e| panic!("style {style}, status {status}: {e}"));
+            assert_eq!(r.bytes(), body.as_bytes());
+            statuses.push(r.status().as_u16());
+        }
+        assert_eq!(statuses, [status; 6]);
+        let seen = server.seen();
+        assert!(seen.iter().all(|s| s.signature_ok));
+        assert!(seen.iter().all(|s| s.path_and_query
+            == "/v3/marketing/membercard-open/cards/pbLatjvWOibDc5-TBnbUk1pD12o0/codes/478515832665/unavailable"));
+    }
+}
