@@ -586,3 +586,45 @@ fn replies() {
     assert_eq!(v2_fail["return_code"], "FAIL");
     assert_eq!(v2_fail["return_msg"], "签名失败");
 }
+
+/// The simulator builds notifications as WeChat Pay sends them; a handler's verifier accepts
+/// them in both signing modes and refuses each kind of tampering with its own error.
+#[test]
+fn notifications_built_by_the_simulator_verify_and_decrypt() {
+    use wechatpay::mock::{demo, MockServer, Mode};
+    for mode in [Mode::PublicKey, Mode::PlatformCertificate] {
+        let mock = MockServer::builder().mode(mode).start_blocking().unwrap();
+        let client = mock.client_builder().build().unwrap();
+        let resource =
+            json!({"out_trade_no": "1217752501201407033233368018", "trade_state": "SUCCESS"});
+        let (headers, body) = mock
+            .notification("TRANSACTION.SUCCESS", "transaction", &resource)
+            .unwrap();
+        let key = ApiV3Key::new(demo::APIV3_KEY).unwrap();
+        let verifier = notify::Verifier::new(client.platform_keys().clone(), key);
+        let now = wechatpay::crypto::Formatter::timestamp();
+        let n = verifier.verify_and_decrypt(&headers, &body, now).unwrap();
+        assert_eq!(n.event_type, "TRANSACTION.SUCCESS");
+        assert_eq!(n.resource, resource);
+
+        let mut tampered = body.to_vec();
+        let at = tampered.iter().position(|&b| b == b'T').unwrap();
+        tampered[at] = b'X';
+        assert!(matches!(
+            verifier.verify_and_decrypt(&headers, &tampered, now),
+            Err(NotifyError::Verify(VerifyError::BadSignature))
+        ));
+        assert!(matches!(
+            verifier.verify_and_decrypt(&headers, &body, now + 301),
+            Err(NotifyError::Verify(VerifyError::ClockSkew { .. }))
+        ));
+        let wrong_key = notify::Verifier::new(
+            client.platform_keys().clone(),
+            ApiV3Key::new("0123456789abcdef0123456789abcdef").unwrap(),
+        );
+        assert!(matches!(
+            wrong_key.verify_and_decrypt(&headers, &body, now),
+            Err(NotifyError::Decrypt)
+        ));
+    }
+}

@@ -35,6 +35,7 @@ mod auth;
 mod catalog;
 mod certificates;
 mod credentials;
+mod notification;
 mod reply;
 mod seeds;
 mod server;
@@ -226,6 +227,43 @@ impl MockServer {
             .shared
             .requests
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A v3 notification as WeChat Pay would POST it to a merchant's `notify_url`: the
+    /// headers and the raw body, with `resource` encrypted under the demo APIv3 key
+    /// ([`demo::APIV3_KEY`], associated data `original_type`) and the body signed with the
+    /// current mode's key. Use it to test a notification handler without WeChat Pay.
+    ///
+    /// # Errors
+    /// Only if the simulator's own keys fail, which is a bug.
+    ///
+    /// # Examples
+    /// ```
+    /// use wechatpay::crypto::ApiV3Key;
+    /// use wechatpay::mock::{demo, MockServer};
+    /// use wechatpay::{json, notify};
+    ///
+    /// let mock = MockServer::start_blocking()?;
+    /// let (headers, body) = mock.notification(
+    ///     "TRANSACTION.SUCCESS",
+    ///     "transaction",
+    ///     &json!({"out_trade_no": "1217752501201407033233368018", "trade_state": "SUCCESS"}),
+    /// )?;
+    ///
+    /// // What a merchant's handler does with it:
+    /// let client = mock.client_builder().build()?;
+    /// let verifier = notify::Verifier::new(client.platform_keys().clone(), ApiV3Key::new(demo::APIV3_KEY)?);
+    /// let notification = verifier.verify_and_decrypt_now(&headers, &body).map_err(wechatpay::Error::from)?;
+    /// assert_eq!(notification.resource["trade_state"], "SUCCESS");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn notification(
+        &self,
+        event_type: &str,
+        original_type: &str,
+        resource: &serde_json::Value,
+    ) -> Result<(http::HeaderMap, bytes::Bytes)> {
+        notification::build(&self.state.shared, event_type, original_type, resource)
     }
 
     /// What `credentials.json` holds for this server.

@@ -83,7 +83,7 @@ impl Shared {
     }
 
     /// The key that signs answers in the current mode, and its id.
-    fn signing_key(&self) -> (&crate::crypto::RsaPrivateKey, &'static str) {
+    pub(crate) fn signing_key(&self) -> (&crate::crypto::RsaPrivateKey, &'static str) {
         match self.mode() {
             Mode::PublicKey => (
                 &self.keys.public_key_mode_private,
