@@ -8,6 +8,7 @@ use bytes::Bytes;
 use elsa::sync::FrozenMap;
 use http::header::{HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method};
+use tracing::Instrument as _;
 
 use crate::certificates::Refetch;
 use crate::chain::Chain;
@@ -127,14 +128,40 @@ impl Client {
                 "APIv2 calls (paths starting with v2/) are not available in this release",
             ));
         }
-        let http_errors = request
-            .extensions()
-            .get::<CallInfo>()
-            .is_none_or(|i| i.http_errors);
+        let info = request.extensions().get::<CallInfo>();
+        let http_errors = info.is_none_or(|i| i.http_errors);
+        // One span per call, with what identifies it and never a header value or body.
+        let span = tracing::debug_span!(
+            "wechatpay.call",
+            method = %request.method(),
+            template = info.map_or("", |i| i.template.as_ref()),
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            elapsed_us = tracing::field::Empty,
+        );
+        let started = std::time::Instant::now();
         let inner = &self.inner;
-        let response = Next::new(&inner.stack, &inner.transport)
+        let outcome = Next::new(&inner.stack, &inner.transport)
             .run(request)
-            .await?;
+            .instrument(span.clone())
+            .await;
+        span.record("elapsed_us", started.elapsed().as_micros());
+        let response = match outcome {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::debug!(parent: &span, error = %e, "call failed");
+                return Err(e);
+            }
+        };
+        span.record("status", response.status().as_u16());
+        if let Some(id) = response
+            .headers()
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+        {
+            span.record("request_id", id);
+        }
+        tracing::debug!(parent: &span, "call finished");
         if http_errors && !response.status().is_success() {
             return Err(api_error(response));
         }
