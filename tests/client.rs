@@ -225,16 +225,9 @@ fn a_key_added_at_runtime_is_trusted_by_every_clone() {
 
 // -- openssl interop ---------------------------------------------------------------------
 
-fn openssl_available() -> bool {
-    Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn openssl_verifies_the_signature_the_client_sent() {
-    if !openssl_available() {
+    if !common::openssl_available() {
         eprintln!("skipped: no openssl command");
         return;
     }
@@ -290,7 +283,7 @@ fn openssl_verifies_the_signature_the_client_sent() {
 
 #[test]
 fn a_response_signed_by_openssl_verifies_in_the_client() {
-    if !openssl_available() {
+    if !common::openssl_available() {
         eprintln!("skipped: no openssl command");
         return;
     }

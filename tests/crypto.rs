@@ -2,6 +2,8 @@
 //! `cryptography` and `openssl enc`), interop with the openssl command line in both
 //! directions, and key loading in every form the fixtures provide.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,10 +21,6 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
-}
-
-fn file_url(name: &str) -> String {
-    format!("file://{}", fixture(name).display())
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -197,16 +195,19 @@ fn pem_der(name: &str) -> String {
 
 #[test]
 fn every_private_key_form_loads() {
-    let reference = Rsa::from_private(&file_url("merchant_pkcs8.pem"))
+    let reference = Rsa::from_private(&common::fixture_url("merchant_pkcs8.pem"))
         .unwrap()
         .public_key();
     let text = |n: &str| std::fs::read_to_string(fixture(n)).unwrap();
     let forms = [
-        Rsa::from_private(&file_url("merchant_pkcs1.pem")),
-        Rsa::from_private(&file_url("merchant_pkcs8.pem")),
+        Rsa::from_private(&common::fixture_url("merchant_pkcs1.pem")),
+        Rsa::from_private(&common::fixture_url("merchant_pkcs8.pem")),
         Rsa::from_private(&text("merchant_pkcs1.pem")),
         Rsa::from_private(&text("merchant_pkcs8.pem")),
-        Rsa::from_private_with_passphrase(&file_url("merchant_encrypted.pem"), "wechatpay"),
+        Rsa::from_private_with_passphrase(
+            &common::fixture_url("merchant_encrypted.pem"),
+            "wechatpay",
+        ),
         Rsa::from_private(&format!(
             "private.pkcs1://{}",
             pem_der("merchant_pkcs1.pem")
@@ -221,12 +222,12 @@ fn every_private_key_form_loads() {
         assert_eq!(key.public_key(), reference, "form {i}");
         assert_eq!(key.bits(), 2048);
     }
-    Rsa::from_private(&file_url("genpkey_private.pem")).unwrap();
+    Rsa::from_private(&common::fixture_url("genpkey_private.pem")).unwrap();
 }
 
 #[test]
 fn encrypted_key_needs_the_right_passphrase() {
-    let url = file_url("merchant_encrypted.pem");
+    let url = common::fixture_url("merchant_encrypted.pem");
     assert!(matches!(
         Rsa::from_private_with_passphrase(&url, "wrong"),
         Err(KeyError::Passphrase(_))
@@ -239,13 +240,13 @@ fn encrypted_key_needs_the_right_passphrase() {
 
 #[test]
 fn every_public_key_form_loads() {
-    let reference = Rsa::from_private(&file_url("merchant_pkcs1.pem"))
+    let reference = Rsa::from_private(&common::fixture_url("merchant_pkcs1.pem"))
         .unwrap()
         .public_key();
     let forms = [
-        Rsa::from_public(&file_url("merchant_spki.pem")),
-        Rsa::from_public(&file_url("merchant_pkcs1_public.pem")),
-        Rsa::from_public(&file_url("merchant_cert.pem")),
+        Rsa::from_public(&common::fixture_url("merchant_spki.pem")),
+        Rsa::from_public(&common::fixture_url("merchant_pkcs1_public.pem")),
+        Rsa::from_public(&common::fixture_url("merchant_cert.pem")),
         Rsa::from_public(&format!("public.spki://{}", pem_der("merchant_spki.pem"))),
         Rsa::from_public(&format!(
             "public.pkcs1://{}",
@@ -267,7 +268,7 @@ fn every_public_key_form_loads() {
 
 #[test]
 fn debug_shows_no_key_material() {
-    let private = Rsa::from_private(&file_url("merchant_pkcs8.pem")).unwrap();
+    let private = Rsa::from_private(&common::fixture_url("merchant_pkcs8.pem")).unwrap();
     let public = private.public_key();
     let der_b64 = pem_der("merchant_pkcs8.pem");
     let public_b64 = b64(public.pkcs1_der());
@@ -286,14 +287,6 @@ fn debug_shows_no_key_material() {
 }
 
 // -- RSA-OAEP and signatures against the openssl command line ------------------------------
-
-fn openssl_available() -> bool {
-    Command::new("openssl")
-        .arg("version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
 
 fn openssl(args: &[&str]) -> Vec<u8> {
     let out = Command::new("openssl")
@@ -319,12 +312,12 @@ const OAEP_SHA1: [&str; 6] = [
 
 #[test]
 fn oaep_encrypted_here_decrypts_in_openssl() {
-    if !openssl_available() {
+    if !common::openssl_available() {
         eprintln!("skipped: no openssl command");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let public = Rsa::from_public(&file_url("merchant_cert.pem")).unwrap();
+    let public = Rsa::from_public(&common::fixture_url("merchant_cert.pem")).unwrap();
     let secret = "张三 13800138000".as_bytes();
     let sealed = Rsa::encrypt(secret, &public).unwrap();
     let sealed_path = dir.path().join("sealed.bin");
@@ -350,7 +343,7 @@ fn oaep_encrypted_here_decrypts_in_openssl() {
 
 #[test]
 fn oaep_encrypted_by_openssl_decrypts_here() {
-    if !openssl_available() {
+    if !common::openssl_available() {
         eprintln!("skipped: no openssl command");
         return;
     }
@@ -371,7 +364,7 @@ fn oaep_encrypted_by_openssl_decrypts_here() {
     let sealed = b64(&openssl(&args));
     // Both private-key forms (PKCS#8 and PKCS#1 DER kept inside the key) decrypt.
     for name in ["merchant_pkcs8.pem", "merchant_pkcs1.pem"] {
-        let key = Rsa::from_private(&file_url(name)).unwrap();
+        let key = Rsa::from_private(&common::fixture_url(name)).unwrap();
         assert_eq!(
             Rsa::decrypt(&sealed, &key).unwrap(),
             b"110101199003078888",
@@ -379,12 +372,12 @@ fn oaep_encrypted_by_openssl_decrypts_here() {
         );
     }
     // Someone else's key fails cleanly, and OAEP is not PKCS#1 v1.5.
-    let stranger = Rsa::from_private(&file_url("stranger_private.pem")).unwrap();
+    let stranger = Rsa::from_private(&common::fixture_url("stranger_private.pem")).unwrap();
     assert!(matches!(
         Rsa::decrypt(&sealed, &stranger),
         Err(KeyError::Operation(_))
     ));
-    let merchant = Rsa::from_private(&file_url("merchant_pkcs8.pem")).unwrap();
+    let merchant = Rsa::from_private(&common::fixture_url("merchant_pkcs8.pem")).unwrap();
     // (Read as PKCS#1 v1.5 it fails, or about once in 256 tries "succeeds" with garbage:
     // the reason that padding is only available by name.)
     assert!(Rsa::decrypt_pkcs1v15(&sealed, &merchant)
@@ -393,12 +386,12 @@ fn oaep_encrypted_by_openssl_decrypts_here() {
 
 #[test]
 fn pkcs1v15_encryption_only_by_name_and_interoperable() {
-    if !openssl_available() {
+    if !common::openssl_available() {
         eprintln!("skipped: no openssl command");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let public = Rsa::from_public(&file_url("merchant_spki.pem")).unwrap();
+    let public = Rsa::from_public(&common::fixture_url("merchant_spki.pem")).unwrap();
     let sealed = Rsa::encrypt_pkcs1v15(b"legacy", &public).unwrap();
     let sealed_path = dir.path().join("sealed.bin");
     std::fs::write(
@@ -420,7 +413,7 @@ fn pkcs1v15_encryption_only_by_name_and_interoperable() {
         "rsa_padding_mode:pkcs1",
     ]);
     assert_eq!(plain, b"legacy");
-    let private = Rsa::from_private(&file_url("merchant_pkcs8.pem")).unwrap();
+    let private = Rsa::from_private(&common::fixture_url("merchant_pkcs8.pem")).unwrap();
     assert_eq!(Rsa::decrypt_pkcs1v15(&sealed, &private).unwrap(), b"legacy");
     // The default decrypt is OAEP and refuses a PKCS#1 v1.5 ciphertext.
     assert!(Rsa::decrypt(&sealed, &private).is_err());
@@ -428,8 +421,8 @@ fn pkcs1v15_encryption_only_by_name_and_interoperable() {
 
 #[test]
 fn oaep_round_trip_and_length_limit() {
-    let private = Rsa::from_private(&file_url("platform_private.pem")).unwrap();
-    let public = Rsa::from_public(&file_url("platform_public.pem")).unwrap();
+    let private = Rsa::from_private(&common::fixture_url("platform_private.pem")).unwrap();
+    let public = Rsa::from_public(&common::fixture_url("platform_public.pem")).unwrap();
     let sealed = Rsa::encrypt(&[0x5a; 214], &public).unwrap();
     assert_eq!(Rsa::decrypt(&sealed, &private).unwrap(), vec![0x5a; 214]);
     // OAEP-SHA1 on 2048 bits holds at most 256 - 2*20 - 2 = 214 bytes.
@@ -450,7 +443,7 @@ fn oaep_round_trip_and_length_limit() {
 
 #[test]
 fn signature_made_here_verifies_in_openssl() {
-    if !openssl_available() {
+    if !common::openssl_available() {
         eprintln!("skipped: no openssl command");
         return;
     }
@@ -460,7 +453,7 @@ fn signature_made_here_verifies_in_openssl() {
         "593BEC0C930BF1AFEB40B4A08C8FB242",
         b"{\"a\":1}",
     );
-    let key = Rsa::from_private(&file_url("merchant_pkcs1.pem")).unwrap();
+    let key = Rsa::from_private(&common::fixture_url("merchant_pkcs1.pem")).unwrap();
     let signature = Rsa::sign(&message, &key).unwrap();
     let msg_path = dir.path().join("message.txt");
     let sig_path = dir.path().join("signature.bin");
@@ -487,7 +480,7 @@ fn signature_made_here_verifies_in_openssl() {
 
 #[test]
 fn signature_made_by_openssl_verifies_here() {
-    if !openssl_available() {
+    if !common::openssl_available() {
         eprintln!("skipped: no openssl command");
         return;
     }
@@ -503,10 +496,10 @@ fn signature_made_by_openssl_verifies_here() {
         key.to_str().unwrap(),
         msg_path.to_str().unwrap(),
     ]));
-    let public = Rsa::from_public(&file_url("platform_public.pem")).unwrap();
+    let public = Rsa::from_public(&common::fixture_url("platform_public.pem")).unwrap();
     assert!(Rsa::verify(message, &signature, &public));
     assert!(!Rsa::verify(b"other message", &signature, &public));
-    let merchant = Rsa::from_public(&file_url("merchant_spki.pem")).unwrap();
+    let merchant = Rsa::from_public(&common::fixture_url("merchant_spki.pem")).unwrap();
     assert!(!Rsa::verify(message, &signature, &merchant));
 }
 
@@ -514,7 +507,7 @@ fn signature_made_by_openssl_verifies_here() {
 
 #[test]
 fn jsapi_pay_sign_is_rsa_over_four_lines() {
-    let key = Rsa::from_private(&file_url("merchant_pkcs8.pem")).unwrap();
+    let key = Rsa::from_private(&common::fixture_url("merchant_pkcs8.pem")).unwrap();
     let params = wechatpay::jsapi::PayParams::with(
         "wx8888888888888888",
         "wx201410272009395522657a690389285100",
@@ -546,7 +539,7 @@ fn jsapi_pay_sign_is_rsa_over_four_lines() {
 
 #[test]
 fn app_pay_sign_is_rsa_over_four_lines() {
-    let key = Rsa::from_private(&file_url("merchant_pkcs8.pem")).unwrap();
+    let key = Rsa::from_private(&common::fixture_url("merchant_pkcs8.pem")).unwrap();
     let params = wechatpay::jsapi::AppPayParams::with(
         "wxd678efh567hg6787",
         "1900000001",

@@ -2,6 +2,8 @@
 //! requests, independent peers (the openssl command line, Node's `crypto`), and the documented
 //! response kind of the catalog's endpoints.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -41,13 +43,6 @@ fn api_error(result: wechatpay::Result<Response>) -> (u16, String, String) {
         Err(other) => panic!("expected an API error, got {other:?}"),
         Ok(r) => panic!("expected an API error, got {} {:?}", r.status(), r.text()),
     }
-}
-
-fn fixture(name: &str) -> String {
-    format!(
-        "file://{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    )
 }
 
 /// The six call styles of the seed documents.
@@ -686,7 +681,7 @@ fn a_bad_signature_is_refused() {
     };
     assert!(sign_error(&forged.install(&wxpay)).contains("signature does not verify"));
     let stranger = ManualSigner {
-        key: Rsa::from_private(&fixture("stranger_private.pem")).unwrap(),
+        key: Rsa::from_private(&common::fixture_url("stranger_private.pem")).unwrap(),
         ..ManualSigner::demo()
     };
     assert!(sign_error(&stranger.install(&wxpay)).contains("signature does not verify"));
@@ -767,13 +762,13 @@ fn another_merchant_can_be_added() {
         .add_merchant(
             "1900000002",
             "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C",
-            &fixture("merchant_spki.pem"),
+            &common::fixture_url("merchant_spki.pem"),
         )
         .unwrap();
     let other = Client::builder()
         .mchid("1900000002")
         .serial("1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C")
-        .private_key(fixture("merchant_pkcs8.pem"))
+        .private_key(common::fixture_url("merchant_pkcs8.pem"))
         .cert(demo::PLATFORM_PUBLIC_KEY_ID, demo::PLATFORM_PUBLIC_KEY_PEM)
         .base_uri(mock.base_uri())
         .build()
@@ -985,16 +980,9 @@ fn a_server_outlives_the_runtime_that_started_it() {
 // ---------------------------------------------------------------------------------------------
 // Independent peers.
 
-fn openssl_available() -> bool {
-    Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn a_request_signed_by_openssl_is_accepted_and_answers_verify_with_openssl() {
-    if !openssl_available() {
+    if !common::openssl_available() {
         eprintln!("skipped: the openssl command line is not installed");
         return;
     }

@@ -3,6 +3,8 @@
 //! signed with the platform key (by this crate and, separately, by the openssl command line)
 //! and encrypted with the APIv3 key.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,19 +30,15 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn file_url(name: &str) -> String {
-    format!("file://{}", fixture(name).display())
-}
-
 fn platform_keys() -> PlatformKeys {
     let keys = PlatformKeys::new();
     keys.insert(
         PUB_KEY_ID,
-        Rsa::from_public(&file_url("platform_public.pem")).unwrap(),
+        Rsa::from_public(&common::fixture_url("platform_public.pem")).unwrap(),
     );
     keys.insert(
         CERT_SERIAL,
-        Rsa::from_public(&file_url("platform_cert.pem")).unwrap(),
+        Rsa::from_public(&common::fixture_url("platform_cert.pem")).unwrap(),
     );
     keys
 }
@@ -105,7 +103,7 @@ fn headers(timestamp: &str, serial: &str, signature: &str) -> HeaderMap {
 /// Signs `TS\nNONCE\nBODY\n` with the platform key, as WeChat Pay does.
 fn signed(body: &[u8], timestamp: i64, serial: &str) -> HeaderMap {
     let ts = timestamp.to_string();
-    let key = Rsa::from_private(&file_url("platform_private.pem")).unwrap();
+    let key = Rsa::from_private(&common::fixture_url("platform_private.pem")).unwrap();
     let signature = Rsa::sign(&Formatter::response(&ts, NONCE, body), &key).unwrap();
     headers(&ts, serial, &signature)
 }
@@ -304,7 +302,7 @@ fn other_header_changes_break_the_signature_or_are_missing() {
         NotifyError::Verify(VerifyError::BadSignature)
     );
     // A signature from a key nobody trusts.
-    let stranger = Rsa::from_private(&file_url("stranger_private.pem")).unwrap();
+    let stranger = Rsa::from_private(&common::fixture_url("stranger_private.pem")).unwrap();
     let forged = Rsa::sign(
         &Formatter::response(&NOW.to_string(), NONCE, &body),
         &stranger,

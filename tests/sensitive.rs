@@ -15,13 +15,6 @@ use wechatpay::mock::{demo, MockServer, Mode};
 use wechatpay::sign::Signer;
 use wechatpay::{json, Client, Error, RequestOptions, SensitiveEncryptor};
 
-fn openssl_available() -> bool {
-    Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn run(args: &[&str], input: &[u8]) -> std::process::Output {
     let mut child = Command::new("openssl")
         .args(args)
@@ -93,7 +86,7 @@ const ID_NUMBER: &str = "110101199003070000";
 
 #[test]
 fn fields_encrypted_by_the_client_decrypt_with_openssl_and_the_request_names_the_key() {
-    if !openssl_available() {
+    if !common::openssl_available() {
         eprintln!("skipped: no openssl command");
         return;
     }
@@ -132,7 +125,7 @@ fn fields_encrypted_by_the_client_decrypt_with_openssl_and_the_request_names_the
 
 #[test]
 fn the_simulator_accepts_the_header_and_openssl_decrypts_with_its_key_in_both_modes() {
-    if !openssl_available() {
+    if !common::openssl_available() {
         eprintln!("skipped: no openssl command");
         return;
     }
@@ -176,7 +169,7 @@ fn the_simulator_accepts_the_header_and_openssl_decrypts_with_its_key_in_both_mo
 
 #[test]
 fn the_id_and_the_key_stay_together_when_the_store_changes() {
-    if !openssl_available() {
+    if !common::openssl_available() {
         eprintln!("skipped: no openssl command");
         return;
     }
@@ -321,7 +314,7 @@ fn a_client_that_trusts_no_key_yet_cannot_encrypt() {
 
 #[test]
 fn fields_openssl_encrypted_to_the_merchant_key_decrypt_with_the_client() {
-    if !openssl_available() {
+    if !common::openssl_available() {
         eprintln!("skipped: no openssl command");
         return;
     }

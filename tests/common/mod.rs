@@ -29,6 +29,14 @@ pub fn fixture_url(name: &str) -> String {
     format!("file://{}", fixture(name))
 }
 
+/// Whether the openssl command line, the independent peer of the interop tests, is installed.
+pub fn openssl_available() -> bool {
+    std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 pub fn merchant_key() -> RsaPrivateKey {
     Rsa::from_private(&fixture_url("merchant_pkcs8.pem")).expect("merchant fixture loads")
 }
