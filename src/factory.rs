@@ -1,11 +1,10 @@
 //! `Builder::factory`: wechatpay-php's configuration array, mapped onto [`ClientBuilder`].
 
-use std::time::Duration;
-
 use serde_json::Value;
 
 use crate::client::Client;
 use crate::error::Result;
+use crate::options::positive_seconds;
 
 /// wechatpay-php's entry point, for configuration kept in PHP's shape.
 #[derive(Debug, Clone, Copy)]
@@ -59,13 +58,13 @@ impl Builder {
                         _ => b.problem(format!("`headers[{name}]` must be a string")),
                     })
                 }
-                ("timeout", v) => match seconds(&v) {
+                ("timeout", v) => match positive_seconds(&v) {
                     Some(d) => builder.timeout(d),
                     None => {
                         builder.problem("`timeout` must be a positive number of seconds".into())
                     }
                 },
-                ("connect_timeout", v) => match seconds(&v) {
+                ("connect_timeout", v) => match positive_seconds(&v) {
                     Some(d) => builder.connect_timeout(d),
                     None => builder
                         .problem("`connect_timeout` must be a positive number of seconds".into()),
@@ -83,10 +82,4 @@ impl Builder {
         }
         builder.build()
     }
-}
-
-fn seconds(v: &Value) -> Option<Duration> {
-    v.as_f64()
-        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
-        .map(Duration::from_secs_f64)
 }

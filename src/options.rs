@@ -294,10 +294,16 @@ fn scalar_text(v: &Value) -> Option<String> {
 }
 
 fn seconds(key: &str, v: &Value) -> Result<Duration> {
+    positive_seconds(v)
+        .ok_or_else(|| invalid(format!("`{key}` must be a positive number of seconds")))
+}
+
+/// A time limit given as a JSON number of seconds (Guzzle's and wechatpay-php's form): finite,
+/// positive and below a billion seconds.
+pub(crate) fn positive_seconds(v: &Value) -> Option<Duration> {
     v.as_f64()
         .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
         .map(Duration::from_secs_f64)
-        .ok_or_else(|| invalid(format!("`{key}` must be a positive number of seconds")))
 }
 
 #[cfg(test)]
