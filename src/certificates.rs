@@ -42,6 +42,7 @@ use crate::crypto::{
 };
 use crate::error::{Error, KeyError, Result, VerifyError};
 use crate::platform_keys::PlatformKeys;
+use crate::sync::lock;
 use crate::verify::verify_response;
 
 /// The endpoint, as a path template: `v3/certificates`.
@@ -433,11 +434,6 @@ impl CertificateDownloader {
             status,
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The guarded values are replaced whole, so a poisoned lock still holds a valid one.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[derive(Debug, Default)]

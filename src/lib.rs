@@ -110,6 +110,7 @@ mod response;
 mod runtime;
 pub mod sensitive;
 pub mod sign;
+mod sync;
 mod template;
 mod transport;
 pub mod v2;

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::{Fault, TestServer};
@@ -252,33 +251,11 @@ fn openssl_verifies_the_signature_the_client_sent() {
     assert_eq!(nonce.len(), 32);
     assert!(nonce.bytes().all(|b| b.is_ascii_alphanumeric()));
 
-    let dir = tempfile::tempdir().unwrap();
-    let msg = dir.path().join("message");
-    let sig = dir.path().join("signature");
-    std::fs::write(&msg, expected).unwrap();
-    use base64::Engine as _;
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(common::field(&fields, "signature"))
-        .unwrap();
-    std::fs::write(&sig, raw).unwrap();
-    let out = Command::new("openssl")
-        .args([
-            "dgst",
-            "-sha256",
-            "-verify",
-            &common::fixture("merchant_spki.pem"),
-            "-signature",
-        ])
-        .arg(&sig)
-        .arg(&msg)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Verified OK");
+    assert!(common::openssl_verifies(
+        common::fixture("merchant_spki.pem"),
+        expected.as_bytes(),
+        common::field(&fields, "signature"),
+    ));
 }
 
 #[test]
@@ -287,29 +264,13 @@ fn a_response_signed_by_openssl_verifies_in_the_client() {
         eprintln!("skipped: no openssl command");
         return;
     }
-    use base64::Engine as _;
-    let dir = tempfile::tempdir().unwrap();
     let body = br#"{"signed":"by openssl"}"#;
     let ts = wechatpay::crypto::Formatter::timestamp().to_string();
     let nonce = "5K8264ILTKCH16CQ2502SI8ZNMTM67VS";
-    let msg = dir.path().join("message");
-    std::fs::write(
-        &msg,
-        [ts.as_bytes(), b"\n", nonce.as_bytes(), b"\n", body, b"\n"].concat(),
-    )
-    .unwrap();
-    let out = Command::new("openssl")
-        .args([
-            "dgst",
-            "-sha256",
-            "-sign",
-            &common::fixture("platform_private.pem"),
-        ])
-        .arg(&msg)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let signature = base64::engine::general_purpose::STANDARD.encode(&out.stdout);
+    let signature = common::openssl_sign(
+        common::fixture("platform_private.pem"),
+        &[ts.as_bytes(), b"\n", nonce.as_bytes(), b"\n", body, b"\n"].concat(),
+    );
 
     let mut headers = wechatpay::http::HeaderMap::new();
     headers.insert("Wechatpay-Timestamp", ts.parse().unwrap());

@@ -6,9 +6,9 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine as _;
+use common::openssl;
 use wechatpay::crypto::{
     AesEcb, AesGcm, ApiV2Key, ApiV3Key, Formatter, Hash, HashAlgorithm, PemUtil, Rsa,
 };
@@ -288,19 +288,6 @@ fn debug_shows_no_key_material() {
 
 // -- RSA-OAEP and signatures against the openssl command line ------------------------------
 
-fn openssl(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 const OAEP_SHA1: [&str; 6] = [
     "-pkeyopt",
     "rsa_padding_mode:oaep",
@@ -447,7 +434,6 @@ fn signature_made_here_verifies_in_openssl() {
         eprintln!("skipped: no openssl command");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     let message = Formatter::response(
         "1554208460",
         "593BEC0C930BF1AFEB40B4A08C8FB242",
@@ -455,27 +441,11 @@ fn signature_made_here_verifies_in_openssl() {
     );
     let key = Rsa::from_private(&common::fixture_url("merchant_pkcs1.pem")).unwrap();
     let signature = Rsa::sign(&message, &key).unwrap();
-    let msg_path = dir.path().join("message.txt");
-    let sig_path = dir.path().join("signature.bin");
-    std::fs::write(&msg_path, &message).unwrap();
-    std::fs::write(
-        &sig_path,
-        base64::engine::general_purpose::STANDARD
-            .decode(&signature)
-            .unwrap(),
-    )
-    .unwrap();
-    let spki = fixture("merchant_spki.pem");
-    let out = openssl(&[
-        "dgst",
-        "-sha256",
-        "-verify",
-        spki.to_str().unwrap(),
-        "-signature",
-        sig_path.to_str().unwrap(),
-        msg_path.to_str().unwrap(),
-    ]);
-    assert!(String::from_utf8_lossy(&out).contains("Verified OK"));
+    assert!(common::openssl_verifies(
+        fixture("merchant_spki.pem"),
+        &message,
+        &signature
+    ));
 }
 
 #[test]
@@ -484,18 +454,8 @@ fn signature_made_by_openssl_verifies_here() {
         eprintln!("skipped: no openssl command");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     let message = b"wx8888888888888888\n1414561699\n5K8264ILTKCH16CQ2502SI8ZNMTM67VS\nprepay_id=wx201410272009395522657a690389285100\n";
-    let msg_path = dir.path().join("message.txt");
-    std::fs::write(&msg_path, message).unwrap();
-    let key = fixture("platform_private.pem");
-    let signature = b64(&openssl(&[
-        "dgst",
-        "-sha256",
-        "-sign",
-        key.to_str().unwrap(),
-        msg_path.to_str().unwrap(),
-    ]));
+    let signature = common::openssl_sign(fixture("platform_private.pem"), message);
     let public = Rsa::from_public(&common::fixture_url("platform_public.pem")).unwrap();
     assert!(Rsa::verify(message, &signature, &public));
     assert!(!Rsa::verify(b"other message", &signature, &public));

@@ -7,9 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 use wechatpay::crypto::{AesEcb, AesGcm, ApiV2Key, ApiV3Key, Formatter, HashAlgorithm, Rsa};
@@ -174,33 +172,16 @@ fn certificate_serials_work_too() {
 
 #[test]
 fn a_notification_signed_by_openssl_verifies() {
-    let available = Command::new("openssl")
-        .arg("version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !available {
+    if !common::openssl_available() {
         eprintln!("skipped: no openssl command");
         return;
     }
     let (_, body) = notification();
     let ts = NOW.to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let message_path = dir.path().join("message.txt");
-    std::fs::write(&message_path, Formatter::response(&ts, NONCE, &body)).unwrap();
-    let key = fixture("platform_private.pem");
-    let out = Command::new("openssl")
-        .args(["dgst", "-sha256", "-sign"])
-        .arg(&key)
-        .arg(&message_path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let signature = common::openssl_sign(
+        fixture("platform_private.pem"),
+        &Formatter::response(&ts, NONCE, &body),
     );
-    let signature = base64::engine::general_purpose::STANDARD.encode(out.stdout);
     let headers = headers(&ts, PUB_KEY_ID, &signature);
     let n = verifier().verify_and_decrypt(&headers, &body, NOW).unwrap();
     assert_eq!(

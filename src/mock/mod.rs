@@ -49,8 +49,9 @@ pub use credentials::{demo, Credentials, CREDENTIALS_FILE};
 pub use seeds::CardLink;
 
 use crate::error::{Error, Result};
+use crate::sync::lock;
 use crate::ClientBuilder;
-use server::{lock, Running, Shared};
+use server::{Running, Shared};
 
 /// Which key the simulator signs its answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

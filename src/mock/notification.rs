@@ -27,7 +27,7 @@ pub(crate) fn build(
         nonce.as_bytes(),
         original_type.as_bytes(),
     )?;
-    let now = time::now();
+    let now = Formatter::timestamp();
     let body = json!({
         "id": format!("EV-{}", Formatter::nonce(20)),
         "create_time": time::rfc3339_cst(now),

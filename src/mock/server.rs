@@ -23,6 +23,7 @@ use super::credentials::{demo, DemoKeys};
 use super::reply::Reply;
 use super::seeds::SeedData;
 use super::{certificates, Mode};
+use crate::sync::lock;
 
 /// The largest request body the simulator reads (WeChat Pay's uploads are at most 5 MB).
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -44,12 +45,6 @@ impl std::fmt::Debug for Shared {
             .field("requests", &self.requests.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
-}
-
-/// Locks a mutex even if a panic poisoned it: every update of the simulator's state is a
-/// single insert or assignment, so the data is consistent either way.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shared {
@@ -234,7 +229,7 @@ pub(crate) fn dispatch(shared: &Shared, parts: &http::request::Parts, body: &Byt
 
     let upload = multipart(parts, body);
     let signed_body: &[u8] = upload.as_ref().map_or(body, |u| u.meta.as_ref());
-    let now = super::time::now();
+    let now = crate::crypto::Formatter::timestamp();
     let mchid = {
         let merchants = shared
             .merchants

@@ -1,11 +1,5 @@
-//! The clock, and WeChat Pay's time format (RFC 3339 in China Standard Time, `+08:00`).
-
-use std::time::SystemTime;
-
-/// Seconds since the Unix epoch, now.
-pub(crate) fn now() -> i64 {
-    unix_seconds(SystemTime::now())
-}
+//! WeChat Pay's time format (RFC 3339 in China Standard Time, `+08:00`). The clock is the
+//! crate's one [`Formatter::timestamp`](crate::crypto::Formatter::timestamp).
 
 pub(crate) use crate::crypto::unix_seconds;
 

@@ -6,9 +6,12 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -31,10 +34,71 @@ pub fn fixture_url(name: &str) -> String {
 
 /// Whether the openssl command line, the independent peer of the interop tests, is installed.
 pub fn openssl_available() -> bool {
-    std::process::Command::new("openssl")
+    Command::new("openssl")
         .arg("version")
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// The stdout of the openssl command line run with `args`, which must succeed.
+pub fn openssl(args: &[&str]) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The base64 SHA256-with-RSA signature of `message` made by `openssl dgst -sign` with the
+/// private key in the PEM file `key_pem`.
+pub fn openssl_sign(key_pem: impl AsRef<Path>, message: &[u8]) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let message_path = dir.path().join("message");
+    std::fs::write(&message_path, message).expect("write message");
+    let signature = openssl(&[
+        "dgst",
+        "-sha256",
+        "-sign",
+        key_pem.as_ref().to_str().expect("UTF-8 key path"),
+        message_path.to_str().expect("UTF-8 temp path"),
+    ]);
+    base64::engine::general_purpose::STANDARD.encode(signature)
+}
+
+/// Whether `openssl dgst -verify` with the public key in the PEM file `public_pem` says
+/// `Verified OK` to the base64 SHA256-with-RSA `signature` of `message`.
+pub fn openssl_verifies(public_pem: impl AsRef<Path>, message: &[u8], signature: &str) -> bool {
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(signature) else {
+        eprintln!("signature is not base64: {signature}");
+        return false;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let message_path = dir.path().join("message");
+    let signature_path = dir.path().join("signature");
+    std::fs::write(&message_path, message).expect("write message");
+    std::fs::write(&signature_path, raw).expect("write signature");
+    let out = Command::new("openssl")
+        .args(["dgst", "-sha256", "-verify"])
+        .arg(public_pem.as_ref())
+        .arg("-signature")
+        .arg(&signature_path)
+        .arg(&message_path)
+        .output()
+        .expect("run openssl");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let verified = out.status.success() && stdout.trim() == "Verified OK";
+    if !verified {
+        eprintln!(
+            "openssl dgst -verify: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    verified
 }
 
 pub fn merchant_key() -> RsaPrivateKey {
