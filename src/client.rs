@@ -387,9 +387,33 @@ impl ClientBuilder {
         self
     }
 
-    /// Offers only HTTP/1.1 in the TLS handshake. By default HTTP/2 is offered too and the
-    /// server chooses; HTTP/1.1 costs less CPU per sequential call, HTTP/2 carries many
-    /// concurrent calls over one connection (see docs/performance.md).
+    /// Speaks only HTTP/1.1, over connections that each call drives itself on its own
+    /// thread.
+    ///
+    /// By default HTTP/2 is offered too and the server chooses, and every connection is
+    /// driven by a task on the crate's I/O runtime, so that many concurrent calls can share
+    /// one HTTP/2 connection. With `http1_only`, a call checks an idle HTTP/1.1 connection
+    /// out of the pool (or opens one), polls it together with its own request until the
+    /// answer is read, and checks it back in. That saves the hand-off to and from the I/O
+    /// runtime on every call, which suits callers that make one call at a time per thread.
+    /// Each call in flight holds a connection of its own. docs/performance.md has the
+    /// figures.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), wechatpay::Error> {
+    /// # let pem = include_str!("../tests/fixtures/merchant_pkcs8.pem");
+    /// # let platform = include_str!("../tests/fixtures/platform_public.pem");
+    /// let wxpay = wechatpay::Client::builder()
+    ///     .mchid("1900000001")
+    ///     .serial("1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C")
+    ///     .private_key(pem)
+    ///     .cert("PUB_KEY_ID_0114232134912410000", platform)
+    ///     .http1_only()
+    ///     .build()?;
+    /// # let _ = wxpay;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn http1_only(mut self) -> Self {
         self.transport.http2 = false;
         self

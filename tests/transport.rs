@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{Fault, TestServer};
 use wechatpay::{json, Error};
 
 #[test]
@@ -79,4 +79,201 @@ fn http1_only_keeps_a_tls_server_on_http1() {
         .unwrap();
     wxpay.chain("v3/tls").get(()).unwrap();
     assert_eq!(server.last().version, http::Version::HTTP_11);
+}
+
+// -- HTTP/1.1 connections driven by the calls (`http1_only`) ------------------------------
+
+fn http1_client(server: &TestServer) -> wechatpay::Client {
+    let mut b = common::builder(&server.base_uri()).http1_only();
+    if let Some(pem) = &server.tls_root_pem {
+        b = b.root_certificate(pem.as_bytes().to_vec());
+    }
+    b.build().unwrap()
+}
+
+fn remote_ports(server: &TestServer) -> Vec<u16> {
+    server.seen().iter().map(|s| s.remote.port()).collect()
+}
+
+#[test]
+fn http1_only_calls_over_tls_reuse_one_connection_and_set_host() {
+    let server = TestServer::start_tls();
+    let wxpay = http1_client(&server);
+    let clone = wxpay.clone();
+    assert_eq!(wxpay.chain("v3/a").get(()).unwrap().status(), 200);
+    assert_eq!(clone.chain("v3/b/204").delete(()).unwrap().status(), 204);
+    let r = wxpay
+        .chain("v3/c")
+        .post(json!({"json": {"amount": 1}, "query": {"x": "1"}}))
+        .unwrap();
+    assert_eq!(r.json::<serde_json::Value>().unwrap()["path"], "/v3/c?x=1");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().all(|s| s.version == http::Version::HTTP_11));
+    assert!(seen.iter().all(|s| s.signature_ok), "{seen:?}");
+    assert_eq!(seen[2].body.as_ref(), br#"{"amount":1}"#);
+    assert_eq!(
+        seen[0].headers.get("host").unwrap(),
+        &format!("localhost:{}", server.addr.port())
+    );
+    let ports = remote_ports(&server);
+    assert!(ports.iter().all(|p| *p == ports[0]), "{ports:?}");
+}
+
+#[test]
+fn http1_only_over_plain_http_reuses_its_connection() {
+    let server = TestServer::start();
+    let wxpay = http1_client(&server);
+    for _ in 0..3 {
+        wxpay.chain("v3/a").get(()).unwrap();
+    }
+    let ports = remote_ports(&server);
+    assert_eq!(ports.len(), 3);
+    assert!(ports.iter().all(|p| *p == ports[0]), "{ports:?}");
+}
+
+#[test]
+fn http1_only_opens_a_new_connection_after_the_server_closes_one() {
+    let server = TestServer::start();
+    let wxpay = http1_client(&server);
+    server.fault(Fault::Close);
+    wxpay.chain("v3/a").get(()).unwrap();
+    wxpay.chain("v3/b").get(()).unwrap();
+    wxpay.chain("v3/c").get(()).unwrap();
+    let ports = remote_ports(&server);
+    assert_ne!(ports[0], ports[1], "the closed connection was not reused");
+    assert_eq!(ports[1], ports[2]);
+}
+
+#[test]
+fn http1_only_errors_are_the_same_as_the_default_pools() {
+    let server = TestServer::start();
+    let wxpay = common::builder(&server.base_uri())
+        .http1_only()
+        .max_body_bytes(16)
+        .build()
+        .unwrap();
+    let err = wxpay.chain("v3/long-echo").get(()).unwrap_err();
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+
+    let wxpay = common::builder(&server.base_uri())
+        .http1_only()
+        .timeout(std::time::Duration::from_millis(100))
+        .build()
+        .unwrap();
+    server.fault(Fault::Delay(std::time::Duration::from_millis(500)));
+    let err = wxpay.chain("v3/slow").get(()).unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout(wechatpay::error::TimeoutStage::Total)),
+        "{err:?}"
+    );
+    // The connection abandoned mid-call is not handed out again.
+    assert_eq!(wxpay.chain("v3/after").get(()).unwrap().status(), 200);
+
+    server.fault(Fault::Status(404, r#"{"code":"NOT_FOUND","message":"x"}"#));
+    match wxpay.chain("v3/missing").get(()).unwrap_err() {
+        Error::Api { status, code, .. } => {
+            assert_eq!((status.as_u16(), code.as_str()), (404, "NOT_FOUND"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn http1_only_calls_from_many_threads_each_get_a_connection() {
+    let server = TestServer::start();
+    let wxpay = http1_client(&server);
+    std::thread::scope(|s| {
+        for t in 0..6 {
+            let wxpay = wxpay.clone();
+            s.spawn(move || {
+                for i in 0..5 {
+                    let r = wxpay
+                        .chain("v3/t")
+                        .post(json!({"json": {"t": t, "i": i}}))
+                        .unwrap();
+                    let echoed: serde_json::Value = r.json().unwrap();
+                    assert_eq!(echoed["body"], format!(r#"{{"t":{t},"i":{i}}}"#));
+                }
+            });
+        }
+    });
+    let mut ports = remote_ports(&server);
+    assert_eq!(ports.len(), 30);
+    ports.sort_unstable();
+    ports.dedup();
+    assert!(
+        ports.len() <= 6,
+        "at most one connection per thread: {ports:?}"
+    );
+}
+
+#[test]
+fn http1_only_async_calls_outlive_the_runtime_they_were_made_on() {
+    let server = TestServer::start_tls();
+    let wxpay = http1_client(&server);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let statuses = rt.block_on(async {
+        let mut statuses = Vec::new();
+        for i in 0..4 {
+            let path = format!("v3/async/{i}");
+            statuses.push(wxpay.chain(&path).get_async(()).await.unwrap().status());
+        }
+        statuses
+    });
+    assert_eq!(statuses, [200; 4]);
+    let port = server.last().remote.port();
+    drop(rt);
+    assert_eq!(wxpay.chain("v3/after").get(()).unwrap().status(), 200);
+    assert_eq!(server.last().remote.port(), port);
+}
+
+/// A server that answers one request per connection and then closes it without saying so
+/// (no `Connection: close`), as a server does with an idle connection it times out.
+#[test]
+fn http1_only_replaces_a_pooled_connection_closed_while_idle() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let platform = common::platform_key();
+    let accepted = std::thread::spawn(move || {
+        let mut connections = 0;
+        for stream in listener.incoming().take(2) {
+            let mut stream = stream.unwrap();
+            connections += 1;
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut chunk).unwrap();
+                assert!(n > 0, "the client closed before a whole request");
+                request.extend_from_slice(&chunk[..n]);
+            }
+            let body = b"{}";
+            let ts = wechatpay::crypto::Formatter::timestamp().to_string();
+            let nonce = wechatpay::crypto::Formatter::nonce(32);
+            let signature = wechatpay::crypto::Rsa::sign(
+                &wechatpay::crypto::Formatter::response(&ts, &nonce, body),
+                &platform,
+            )
+            .unwrap();
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\
+                 Wechatpay-Timestamp: {ts}\r\nWechatpay-Nonce: {nonce}\r\n\
+                 Wechatpay-Serial: {}\r\nWechatpay-Signature: {signature}\r\n\r\n{{}}",
+                common::PUB_KEY_ID
+            );
+            stream.write_all(answer.as_bytes()).unwrap();
+            // Dropping the stream closes the connection.
+        }
+        connections
+    });
+    let wxpay = common::builder(&format!("http://{addr}/"))
+        .http1_only()
+        .build()
+        .unwrap();
+    assert_eq!(wxpay.chain("v3/first").get(()).unwrap().status(), 200);
+    // Let the close reach the client before its next call.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(wxpay.chain("v3/second").get(()).unwrap().status(), 200);
+    assert_eq!(accepted.join().unwrap(), 2);
 }

@@ -39,12 +39,24 @@ pub(crate) enum PrivateDer {
 }
 
 /// An RSA public key (from a key file or a certificate), ready to verify.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct RsaPublicKey {
     /// PKCS#1 `RSAPublicKey` DER, the form ring verifies with.
     pkcs1: Arc<[u8]>,
     bits: usize,
+    /// aws-lc-rs can keep a key parsed; parsing on every check cost as much as a fifth of
+    /// the check. ring has no such form and parses each time.
+    #[cfg(feature = "aws-lc-rs")]
+    parsed: Arc<std::sync::OnceLock<Option<aws_lc_rs::signature::ParsedPublicKey>>>,
 }
+
+impl PartialEq for RsaPublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.pkcs1 == other.pkcs1
+    }
+}
+
+impl Eq for RsaPublicKey {}
 
 /// Loading, signing and verifying (wechatpay-php's `Rsa`).
 #[derive(Debug, Clone, Copy)]
@@ -237,11 +249,10 @@ impl RsaPrivateKey {
     /// The matching public key.
     pub fn public_key(&self) -> RsaPublicKey {
         use crate::crypto::backend::signature::KeyPair as _;
-        let pkcs1: Arc<[u8]> = Arc::from(self.pair.public_key().as_ref());
-        RsaPublicKey {
-            bits: modulus_len(&self.pair) * 8,
-            pkcs1,
-        }
+        RsaPublicKey::new(
+            Arc::from(self.pair.public_key().as_ref()),
+            modulus_len(&self.pair) * 8,
+        )
     }
 
     /// Modulus size in bits.
@@ -278,10 +289,16 @@ impl RsaPublicKey {
     /// [`KeyError::Malformed`] when the DER is not an RSA public key.
     pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, KeyError> {
         let bits = pkcs1_modulus_bits(der)?;
-        Ok(Self {
-            pkcs1: Arc::from(der),
+        Ok(Self::new(Arc::from(der), bits))
+    }
+
+    fn new(pkcs1: Arc<[u8]>, bits: usize) -> Self {
+        Self {
+            pkcs1,
             bits,
-        })
+            #[cfg(feature = "aws-lc-rs")]
+            parsed: Arc::default(),
+        }
     }
 
     /// Builds a key from SubjectPublicKeyInfo DER (`BEGIN PUBLIC KEY`).
@@ -305,8 +322,24 @@ impl RsaPublicKey {
 
     /// Checks a raw SHA256withRSA signature over `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        use crate::crypto::backend::signature::RSA_PKCS1_2048_8192_SHA256;
+        #[cfg(feature = "aws-lc-rs")]
+        {
+            // A key the backend refuses (too short, say) verifies nothing, as unparsed.
+            self.parsed
+                .get_or_init(|| {
+                    aws_lc_rs::signature::ParsedPublicKey::new(
+                        &RSA_PKCS1_2048_8192_SHA256,
+                        &self.pkcs1[..],
+                    )
+                    .ok()
+                })
+                .as_ref()
+                .is_some_and(|key| key.verify_sig(message, signature).is_ok())
+        }
+        #[cfg(not(feature = "aws-lc-rs"))]
         crate::crypto::backend::signature::UnparsedPublicKey::new(
-            &crate::crypto::backend::signature::RSA_PKCS1_2048_8192_SHA256,
+            &RSA_PKCS1_2048_8192_SHA256,
             &self.pkcs1[..],
         )
         .verify(message, signature)

@@ -136,6 +136,8 @@ pub enum Fault {
     Status(u16, &'static str),
     /// Wait this long before answering.
     Delay(Duration),
+    /// Answer with `Connection: close`, and close the connection after the answer.
+    Close,
 }
 
 /// What the server saw of one request.
@@ -415,6 +417,9 @@ async fn handle(
     } else {
         signature
     };
+    if fault == Fault::Close {
+        response = response.header("connection", "close");
+    }
     for (name, value) in [
         ("Wechatpay-Timestamp", now.to_string()),
         ("Wechatpay-Nonce", nonce),

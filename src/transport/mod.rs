@@ -1,5 +1,14 @@
-//! The one pooled HTTP client: hyper over rustls (ring provider, passed explicitly), HTTP/1.1
-//! and HTTP/2 chosen by ALPN, TCP_NODELAY, a connect limit, a total limit and a body cap.
+//! The pooled HTTP client: hyper over rustls (the backend's provider, passed explicitly),
+//! TCP_NODELAY, a connect limit, a total limit and a body cap.
+//!
+//! Two pools, chosen on the builder:
+//! - by default, HTTP/2 and HTTP/1.1 offered by ALPN, each connection driven by its own task
+//!   on the crate's runtime (hyper-util's pool), so that many calls share one HTTP/2
+//!   connection;
+//! - with [`ClientBuilder::http1_only`](crate::ClientBuilder::http1_only), HTTP/1.1
+//!   connections the calls drive themselves ([`http1`]), the cheapest per sequential call.
+
+mod http1;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,8 +51,17 @@ impl Default for TransportConfig {
 
 /// Sends requests over a shared connection pool.
 pub(crate) struct Transport {
-    client: hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    pool: Pool,
     config: TransportConfig,
+}
+
+// One per pool, behind the transport's Arc: boxing the larger variant would save nothing.
+#[allow(clippy::large_enum_variant)]
+enum Pool {
+    /// hyper-util's pool: connection tasks on the crate's runtime, HTTP/2 by ALPN.
+    Tasks(hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>),
+    /// HTTP/1.1 connections driven by the calls that use them.
+    CallerDriven(http1::Http1Pool),
 }
 
 impl std::fmt::Debug for Transport {
@@ -87,18 +105,22 @@ impl Transport {
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1();
-        let https = if config.http2 {
-            https.enable_http2().wrap_connector(http)
+        let pool = if config.http2 {
+            let executor = crate::runtime::Executor(crate::runtime::handle()?);
+            Pool::Tasks(
+                hyper_util::client::legacy::Client::builder(executor)
+                    .pool_timer(TokioTimer::new())
+                    .timer(TokioTimer::new())
+                    .pool_idle_timeout(config.pool_idle_timeout)
+                    .build(https.enable_http2().wrap_connector(http)),
+            )
         } else {
-            https.wrap_connector(http)
+            Pool::CallerDriven(http1::Http1Pool::new(
+                https.wrap_connector(http),
+                config.pool_idle_timeout,
+            ))
         };
-        let executor = crate::runtime::Executor(crate::runtime::handle()?);
-        let client = hyper_util::client::legacy::Client::builder(executor)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(config.pool_idle_timeout)
-            .build(https);
-        Ok(Arc::new(Self { client, config }))
+        Ok(Arc::new(Self { pool, config }))
     }
 
     /// Sends `req` and reads the whole response, within the call's total time limit.
@@ -115,11 +137,13 @@ impl Transport {
     }
 
     async fn exchange(&self, req: HttpRequest) -> Result<HttpResponse> {
-        let response = self
-            .client
-            .request(req.map(Full::new))
-            .await
-            .map_err(classify)?;
+        let client = match &self.pool {
+            Pool::Tasks(client) => client,
+            Pool::CallerDriven(pool) => {
+                return pool.exchange(req, self.config.max_body_bytes).await;
+            }
+        };
+        let response = client.request(req.map(Full::new)).await.map_err(classify)?;
         let (parts, body) = response.into_parts();
         let body = Limited::new(body, self.config.max_body_bytes)
             .collect()
@@ -130,16 +154,25 @@ impl Transport {
     }
 }
 
-/// Separates a connect timeout from other transport failures.
-fn classify(e: hyper_util::client::legacy::Error) -> Error {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+/// Whether a connect timeout is anywhere in `e`'s chain of sources.
+fn is_connect_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             if io.kind() == std::io::ErrorKind::TimedOut {
-                return Error::Timeout(TimeoutStage::Connect);
+                return true;
             }
         }
         source = err.source();
     }
-    Error::transport(e)
+    false
+}
+
+/// A transport failure, with a connect timeout told apart.
+fn classify(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    if is_connect_timeout(&e) {
+        Error::Timeout(TimeoutStage::Connect)
+    } else {
+        Error::transport(e)
+    }
 }
