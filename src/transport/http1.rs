@@ -129,13 +129,7 @@ impl Http1Pool {
             .build()
             .map_err(Error::transport)?;
         let mut connector = self.connector.clone();
-        let io = connector.call(uri).await.map_err(|e| {
-            if super::is_connect_timeout(e.as_ref()) {
-                Error::Timeout(crate::error::TimeoutStage::Connect)
-            } else {
-                Error::Transport(e)
-            }
-        })?;
+        let io = connector.call(uri).await.map_err(super::classify)?;
         let (sender, driver) = http1::Builder::new()
             .handshake(io)
             .await

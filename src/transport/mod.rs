@@ -169,10 +169,11 @@ fn is_connect_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// A transport failure, with a connect timeout told apart.
-fn classify(e: impl std::error::Error + Send + Sync + 'static) -> Error {
-    if is_connect_timeout(&e) {
+fn classify(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+    let e = e.into();
+    if is_connect_timeout(e.as_ref()) {
         Error::Timeout(TimeoutStage::Connect)
     } else {
-        Error::transport(e)
+        Error::Transport(e)
     }
 }
