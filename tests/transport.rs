@@ -224,56 +224,218 @@ fn http1_only_async_calls_outlive_the_runtime_they_were_made_on() {
     assert_eq!(statuses, [200; 4]);
     let port = server.last().remote.port();
     drop(rt);
-    assert_eq!(wxpay.chain("v3/after").get(()).unwrap().status(), 200);
+    let again = tokio::runtime::Runtime::new().unwrap();
+    let after = again.block_on(wxpay.chain("v3/after").get_async(()));
+    assert_eq!(after.unwrap().status(), 200);
     assert_eq!(server.last().remote.port(), port);
 }
 
-/// A server that answers one request per connection and then closes it without saying so
-/// (no `Connection: close`), as a server does with an idle connection it times out.
+/// Blocking calls wait on their sockets themselves and async ones leave them to the crate's
+/// runtime, so each door keeps connections of its own; both kinds are reused.
 #[test]
-fn http1_only_replaces_a_pooled_connection_closed_while_idle() {
+fn http1_only_pools_blocking_and_async_connections_apart() {
+    let server = TestServer::start_tls();
+    let wxpay = http1_client(&server);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for i in 0..2 {
+        let path = format!("v3/door/{i}");
+        wxpay.chain(&path).get(()).unwrap();
+        rt.block_on(wxpay.chain(&path).get_async(())).unwrap();
+    }
+    let ports = remote_ports(&server);
+    assert_eq!(ports.len(), 4);
+    assert_eq!((ports[0], ports[1]), (ports[2], ports[3]), "{ports:?}");
+    assert_ne!(ports[0], ports[1], "{ports:?}");
+}
+
+/// A raw HTTP/1.1 server that answers one request per connection with a signed `{}` and then
+/// closes it without saying so (no `Connection: close`, no TLS close_notify), as a server does
+/// with an idle connection it times out. Serves `connections` connections, then returns how
+/// many it served.
+fn serve_once_per_connection(
+    listener: std::net::TcpListener,
+    tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+    connections: usize,
+) -> std::thread::JoinHandle<usize> {
     use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let platform = common::platform_key();
-    let accepted = std::thread::spawn(move || {
-        let mut connections = 0;
-        for stream in listener.incoming().take(2) {
-            let mut stream = stream.unwrap();
-            connections += 1;
-            let mut request = Vec::new();
-            let mut chunk = [0u8; 4096];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = stream.read(&mut chunk).unwrap();
-                assert!(n > 0, "the client closed before a whole request");
-                request.extend_from_slice(&chunk[..n]);
+    fn answer(stream: &mut (impl Read + Write)) {
+        let mut request = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut chunk).unwrap();
+            assert!(n > 0, "the client closed before a whole request");
+            request.extend_from_slice(&chunk[..n]);
+        }
+        let body = b"{}";
+        let ts = wechatpay::crypto::Formatter::timestamp().to_string();
+        let nonce = wechatpay::crypto::Formatter::nonce(32);
+        let signature = wechatpay::crypto::Rsa::sign(
+            &wechatpay::crypto::Formatter::response(&ts, &nonce, body),
+            &common::platform_key(),
+        )
+        .unwrap();
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\
+             Wechatpay-Timestamp: {ts}\r\nWechatpay-Nonce: {nonce}\r\n\
+             Wechatpay-Serial: {}\r\nWechatpay-Signature: {signature}\r\n\r\n{{}}",
+            common::PUB_KEY_ID
+        );
+        stream.write_all(answer.as_bytes()).unwrap();
+        stream.flush().unwrap();
+    }
+    std::thread::spawn(move || {
+        let mut served = 0;
+        for stream in listener.incoming().take(connections) {
+            let stream = stream.unwrap();
+            match &tls {
+                Some(config) => {
+                    let session =
+                        tokio_rustls::rustls::ServerConnection::new(config.clone()).unwrap();
+                    answer(&mut tokio_rustls::rustls::StreamOwned::new(session, stream));
+                }
+                None => answer(&mut { stream }),
             }
-            let body = b"{}";
-            let ts = wechatpay::crypto::Formatter::timestamp().to_string();
-            let nonce = wechatpay::crypto::Formatter::nonce(32);
-            let signature = wechatpay::crypto::Rsa::sign(
-                &wechatpay::crypto::Formatter::response(&ts, &nonce, body),
-                &platform,
-            )
-            .unwrap();
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\
-                 Wechatpay-Timestamp: {ts}\r\nWechatpay-Nonce: {nonce}\r\n\
-                 Wechatpay-Serial: {}\r\nWechatpay-Signature: {signature}\r\n\r\n{{}}",
-                common::PUB_KEY_ID
-            );
-            stream.write_all(answer.as_bytes()).unwrap();
+            served += 1;
             // Dropping the stream closes the connection.
         }
-        connections
-    });
+        served
+    })
+}
+
+#[test]
+fn http1_only_replaces_a_pooled_connection_closed_while_idle() {
+    for tls in [false, true] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (wxpay, server) = if tls {
+            let (config, root) = common::localhost_tls(&[b"http/1.1"]);
+            let wxpay = common::builder(&format!("https://localhost:{port}/"))
+                .root_certificate(root.into_bytes())
+                .http1_only()
+                .build()
+                .unwrap();
+            (wxpay, serve_once_per_connection(listener, Some(config), 4))
+        } else {
+            let wxpay = common::builder(&format!("http://127.0.0.1:{port}/"))
+                .http1_only()
+                .build()
+                .unwrap();
+            (wxpay, serve_once_per_connection(listener, None, 4))
+        };
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        for path in ["v3/first", "v3/second"] {
+            // Let the close reach the client before its next call, on either door.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert_eq!(
+                wxpay.chain(path).get(()).unwrap().status(),
+                200,
+                "tls {tls}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let status = rt
+                .block_on(wxpay.chain(path).get_async(()))
+                .unwrap()
+                .status();
+            assert_eq!(status, 200, "tls {tls}");
+        }
+        assert_eq!(server.join().unwrap(), 4, "tls {tls}");
+    }
+}
+
+#[test]
+fn http1_only_reaches_an_ipv6_literal() {
+    let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    };
+    let addr = listener.local_addr().unwrap();
+    let server = serve_once_per_connection(listener, None, 2);
     let wxpay = common::builder(&format!("http://{addr}/"))
         .http1_only()
         .build()
         .unwrap();
-    assert_eq!(wxpay.chain("v3/first").get(()).unwrap().status(), 200);
-    // Let the close reach the client before its next call.
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    assert_eq!(wxpay.chain("v3/second").get(()).unwrap().status(), 200);
-    assert_eq!(accepted.join().unwrap(), 2);
+    assert_eq!(wxpay.chain("v3/six").get(()).unwrap().status(), 200);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = rt
+        .block_on(wxpay.chain("v3/six").get_async(()))
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    assert_eq!(server.join().unwrap(), 2);
+}
+
+/// Bodies far larger than a socket buffer or a TLS record, so that writes and reads each wait
+/// on the socket many times.
+#[test]
+fn http1_only_blocking_calls_carry_large_bodies_both_ways() {
+    for server in [TestServer::start(), TestServer::start_tls()] {
+        let wxpay = http1_client(&server);
+        for size in [1, 100_000, 12 << 20] {
+            let blob: String = (0..size)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            let r = wxpay
+                .chain("v3/large")
+                .post(json!({"json": {"blob": blob}}))
+                .unwrap();
+            let echoed: serde_json::Value = r.json().unwrap();
+            let sent = format!(r#"{{"blob":"{blob}"}}"#);
+            assert!(echoed["body"] == sent.as_str(), "size {size}");
+        }
+        assert!(server.seen().iter().all(|s| s.signature_ok));
+    }
+}
+
+#[test]
+fn http1_only_connect_failures_are_typed_on_both_doors() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let both_doors = |wxpay: &wechatpay::Client| {
+        let blocking = wxpay.chain("v3/x").get(()).unwrap_err();
+        let via_async = rt.block_on(wxpay.chain("v3/x").get_async(())).unwrap_err();
+        [blocking, via_async]
+    };
+
+    // Nobody listens.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let wxpay = common::builder(&format!("http://127.0.0.1:{port}/"))
+        .http1_only()
+        .build()
+        .unwrap();
+    for err in both_doors(&wxpay) {
+        assert!(matches!(err, Error::Transport(_)), "{err:?}");
+        assert!(err.is_transport(), "{err:?}");
+    }
+
+    // A certificate the client does not trust.
+    let server = TestServer::start_tls();
+    let wxpay = common::builder(&server.base_uri())
+        .http1_only()
+        .build()
+        .unwrap();
+    for err in both_doors(&wxpay) {
+        assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    }
+    assert!(server.seen().is_empty());
+
+    // A server that accepts and then never answers the TLS handshake: the call's total limit
+    // ends it.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let wxpay = common::builder(&format!("https://localhost:{port}/"))
+        .http1_only()
+        .timeout(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    for err in both_doors(&wxpay) {
+        assert!(
+            matches!(err, Error::Timeout(wechatpay::error::TimeoutStage::Total)),
+            "{err:?}"
+        );
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    drop(silent);
 }

@@ -36,6 +36,26 @@ pub fn builder_for(identity: &Identity, port: u16) -> ClientBuilder {
         .timeout(Duration::from_secs(120))
 }
 
+/// Hands back one signature made in advance. A client signing with it does everything a call
+/// does except the RSA signature, so its calls measure the rest of a call directly (the lean
+/// server does not check signatures).
+#[derive(Debug)]
+pub struct Presigned(Vec<u8>);
+
+impl Presigned {
+    pub fn new() -> Self {
+        let key = wechatpay::crypto::Rsa::from_private(&fixture("merchant_pkcs8.pem"))
+            .expect("merchant key");
+        Presigned(key.sign(b"any message").expect("signature"))
+    }
+}
+
+impl wechatpay::sign::Signer for Presigned {
+    fn sign(&self, _message: &[u8]) -> Result<Vec<u8>, wechatpay::error::KeyError> {
+        Ok(self.0.clone())
+    }
+}
+
 /// Calls per second with `concurrency` async calls in flight, each task calling back to back.
 pub fn async_rate(
     rt: &tokio::runtime::Runtime,

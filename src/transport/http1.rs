@@ -8,8 +8,11 @@
 //! (docs/performance.md). An HTTP/1.1 connection carries one call at a time anyway, so
 //! nothing waits on a connection that nobody polls.
 //!
-//! Sockets and timers still belong to the crate's runtime ([`crate::runtime::run`] enters it
-//! around every poll), so a connection outlives the caller's runtime like any other.
+//! Who waits on a connection's socket depends on the door. For async calls, sockets and timers
+//! belong to the crate's runtime ([`crate::runtime::run`] enters it around every poll), so a
+//! connection outlives the caller's runtime like any other. For blocking calls on Unix, the
+//! caller's thread waits on the socket itself ([`super::caller_stream`]). The two kinds are
+//! pooled apart.
 
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
@@ -31,44 +34,85 @@ use crate::error::{Error, Result};
 use crate::sync::lock;
 use crate::{HttpRequest, HttpResponse};
 
-type Io = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
+#[cfg(unix)]
+use super::caller_stream::{CallerStream, ConnectLimits};
+
+/// A connection's byte stream, by who waits on its socket.
+enum Io {
+    /// The crate's runtime: async calls. Boxed, since it is ten times the other's size and
+    /// connections move in and out of the pool.
+    Runtime(Box<MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>>),
+    /// The blocking door's caller.
+    #[cfg(unix)]
+    Caller(CallerStream),
+}
+
+/// Who waits on the sockets of a pooled connection; part of the pool's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Waiter {
+    Runtime,
+    Caller,
+}
 
 /// Idle connections kept per origin; more than this many calls in flight to one origin at
 /// once each open their own connection, and the extra ones are closed after use.
 const MAX_IDLE_PER_ORIGIN: usize = 256;
 
 /// The origin a connection is for.
-type Origin = (Scheme, Authority);
+pub(super) type Origin = (Scheme, Authority);
+
+/// What a pooled connection is for: its origin, and who waits on its socket.
+type Key = (Origin, Waiter);
 
 /// A pool of caller-driven HTTP/1.1 connections.
 pub(crate) struct Http1Pool {
+    /// Opens the runtime's connections.
     connector: HttpsConnector<HttpConnector>,
-    idle: Mutex<HashMap<Origin, Vec<Connection>>>,
+    /// TLS for the connections the blocking door's callers open themselves.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    tls: Arc<rustls::ClientConfig>,
+    #[cfg_attr(not(unix), allow(dead_code))]
+    connect_timeout: Duration,
+    idle: Mutex<HashMap<Key, Vec<Connection>>>,
     idle_timeout: Duration,
 }
 
 impl Http1Pool {
-    pub(crate) fn new(connector: HttpsConnector<HttpConnector>, idle_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        connector: HttpsConnector<HttpConnector>,
+        tls: Arc<rustls::ClientConfig>,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> Self {
         Self {
             connector,
+            tls,
+            connect_timeout,
             idle: Mutex::new(HashMap::new()),
             idle_timeout,
         }
     }
 
     /// Sends `req` on a pooled or new connection and reads the whole answer, at most
-    /// `max_body_bytes` of body.
+    /// `max_body_bytes` of body. `deadline` bounds a connect that blocks the caller.
     pub(crate) async fn exchange(
         &self,
         req: HttpRequest,
         max_body_bytes: usize,
+        deadline: Instant,
     ) -> Result<HttpResponse> {
         let origin = origin_of(req.uri())?;
         let mut req = origin_form(req, &origin)?.map(Full::new);
+        let waiter = if crate::runtime::caller_waits() {
+            Waiter::Caller
+        } else {
+            Waiter::Runtime
+        };
+        let key = (origin, waiter);
         loop {
-            let (mut conn, reused) = match self.checkout(&origin) {
+            let (mut conn, reused) = match self.checkout(&key) {
                 Some(conn) => (conn, true),
-                None => (self.connect(&origin).await?, false),
+                None => (self.connect(&key, deadline).await?, false),
             };
             let sent = conn.sender.try_send_request(req);
             let response = match conn.drive(pin!(sent)).await {
@@ -93,43 +137,54 @@ impl Http1Pool {
                 Ok(Err(e)) => return Err(Error::Transport(e)),
                 Err(closed) => return Err(closed),
             };
-            self.checkin(origin, conn);
+            self.checkin(key, conn);
             return Ok(http::Response::from_parts(parts, body));
         }
     }
 
     /// The most recently used idle connection to `origin` that is still open.
-    fn checkout(&self, origin: &Origin) -> Option<Connection> {
+    fn checkout(&self, key: &Key) -> Option<Connection> {
         loop {
-            let mut conn = lock(&self.idle).get_mut(origin)?.pop()?;
+            let mut conn = lock(&self.idle).get_mut(key)?.pop()?;
             if conn.idle_since.elapsed() < self.idle_timeout && conn.is_ready() {
                 return Some(conn);
             }
         }
     }
 
-    fn checkin(&self, origin: Origin, mut conn: Connection) {
+    fn checkin(&self, key: Key, mut conn: Connection) {
         if !conn.is_ready() {
             return;
         }
         conn.idle_since = Instant::now();
         let mut idle = lock(&self.idle);
-        let list = idle.entry(origin).or_default();
+        let list = idle.entry(key).or_default();
         list.retain(|c| c.idle_since.elapsed() < self.idle_timeout);
         if list.len() < MAX_IDLE_PER_ORIGIN {
             list.push(conn);
         }
     }
 
-    async fn connect(&self, (scheme, authority): &Origin) -> Result<Connection> {
-        let uri = http::Uri::builder()
-            .scheme(scheme.clone())
-            .authority(authority.clone())
-            .path_and_query("/")
-            .build()
-            .map_err(Error::transport)?;
-        let mut connector = self.connector.clone();
-        let io = connector.call(uri).await.map_err(super::classify)?;
+    async fn connect(&self, (origin, waiter): &Key, deadline: Instant) -> Result<Connection> {
+        let io = match waiter {
+            Waiter::Runtime => Io::Runtime(Box::new(self.open_for_runtime(origin).await?)),
+            #[cfg(unix)]
+            Waiter::Caller => Io::Caller(CallerStream::connect(
+                origin,
+                &self.tls,
+                ConnectLimits {
+                    connect_timeout: self.connect_timeout,
+                    deadline,
+                },
+            )?),
+            #[cfg(not(unix))]
+            Waiter::Caller => {
+                let _ = deadline;
+                return Err(Error::transport(
+                    "no caller-waited sockets on this platform",
+                ));
+            }
+        };
         let (sender, driver) = http1::Builder::new()
             .handshake(io)
             .await
@@ -140,6 +195,20 @@ impl Http1Pool {
             closed: false,
             idle_since: Instant::now(),
         })
+    }
+
+    async fn open_for_runtime(
+        &self,
+        (scheme, authority): &Origin,
+    ) -> Result<MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>> {
+        let uri = http::Uri::builder()
+            .scheme(scheme.clone())
+            .authority(authority.clone())
+            .path_and_query("/")
+            .build()
+            .map_err(Error::transport)?;
+        let mut connector = self.connector.clone();
+        connector.call(uri).await.map_err(super::classify)
     }
 }
 
@@ -223,4 +292,48 @@ fn origin_form(mut req: HttpRequest, (scheme, authority): &Origin) -> Result<Htt
         .map_err(Error::transport)?;
     *req.uri_mut() = target;
     Ok(req)
+}
+
+impl hyper::rt::Read for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Runtime(io) => Pin::new(io.as_mut()).poll_read(cx, buf),
+            #[cfg(unix)]
+            Io::Caller(io) => Pin::new(io).poll_read(cx, buf),
+        }
+    }
+}
+
+impl hyper::rt::Write for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Runtime(io) => Pin::new(io.as_mut()).poll_write(cx, data),
+            #[cfg(unix)]
+            Io::Caller(io) => Pin::new(io).poll_write(cx, data),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Runtime(io) => Pin::new(io.as_mut()).poll_flush(cx),
+            #[cfg(unix)]
+            Io::Caller(io) => Pin::new(io).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Runtime(io) => Pin::new(io.as_mut()).poll_shutdown(cx),
+            #[cfg(unix)]
+            Io::Caller(io) => Pin::new(io).poll_shutdown(cx),
+        }
+    }
 }

@@ -162,6 +162,25 @@ struct State {
     seen: Mutex<Vec<Seen>>,
 }
 
+/// A TLS server configuration with a fresh self-signed certificate for `localhost`, offering
+/// `alpn`, and that certificate in PEM for the client to trust.
+pub fn localhost_tls(alpn: &[&[u8]]) -> (Arc<tokio_rustls::rustls::ServerConfig>, String) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("rcgen");
+    let key_der = tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(
+        cert.signing_key.serialize_der().into(),
+    );
+    let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("tls versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key_der)
+    .expect("server cert");
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    (Arc::new(config), cert.cert.pem())
+}
+
 /// A loopback server on its own thread and runtime; stops when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -178,22 +197,8 @@ impl TestServer {
 
     /// Serves HTTPS with a fresh certificate for `localhost`, offering h2 and http/1.1.
     pub fn start_tls() -> Self {
-        let cert =
-            rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("rcgen");
-        let cert_pem = cert.cert.pem();
-        let key_der = tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(
-            cert.signing_key.serialize_der().into(),
-        );
-        let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
-            tokio_rustls::rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("tls versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.cert.der().clone()], key_der)
-        .expect("server cert");
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        let mut server = Self::launch(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))));
+        let (config, cert_pem) = localhost_tls(&[b"h2", b"http/1.1"]);
+        let mut server = Self::launch(Some(tokio_rustls::TlsAcceptor::from(config)));
         server.tls_root_pem = Some(cert_pem);
         server
     }
