@@ -396,8 +396,10 @@ impl ClientBuilder {
     /// out of the pool (or opens one), polls it together with its own request until the
     /// answer is read, and checks it back in. That saves the hand-off to and from the I/O
     /// runtime on every call, which suits callers that make one call at a time per thread.
-    /// Each call in flight holds a connection of its own. docs/performance.md has the
-    /// figures.
+    /// Each call in flight holds a connection of its own. On Unix, blocking calls go further:
+    /// their connections are plain sockets that the calling thread itself waits on, so the
+    /// answer wakes it directly; async calls use connections of the crate's runtime, pooled
+    /// apart. docs/performance.md has the figures.
     ///
     /// ```
     /// # fn main() -> Result<(), wechatpay::Error> {

@@ -178,13 +178,15 @@ fn main() {
          (bare TLS round trip {:.0} us):",
         all[4].us()
     );
-    for (door, t) in DOORS.iter().zip(&all[1..4]) {
+    for ((door, t), rest) in DOORS.iter().zip(&all[1..4]).zip(&all[5..8]) {
         println!(
-            "  {door}: {:>6.0} calls/s = {:.3} of the sign rate; client CPU {:.0} us, server {:.0} us",
+            "  {door}: {:>6.0} calls/s = {:.3} of the sign rate; client CPU {:.0} us, server {:.0} us \
+             (the rest of a call measured alone: {:.0} us)",
             t.per_s(),
             t.per_s() / sign_all.per_s(),
             t.client_us(),
-            t.server_us()
+            t.server_us(),
+            rest.us(),
         );
     }
     println!("HTTP/2 to the hyper server, all CPUs:");
@@ -303,6 +305,11 @@ fn main() {
             "async_http1_only": sequential(&all[1], &sign_all),
             "blocking_http1_only": sequential(&all[2], &sign_all),
             "blocking_default_pool": sequential(&all[3], &sign_all),
+            "rest_of_call_measured_alone_us": {
+                "async_http1_only": all[5].us().round(),
+                "blocking_http1_only": all[6].us().round(),
+                "blocking_default_pool": all[7].us().round(),
+            },
             "tls_round_trip_us": all[4].us().round(),
         },
         "http2_calls_per_s": {
