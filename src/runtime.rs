@@ -131,6 +131,7 @@ pub(crate) fn wait<F: Future>(fut: F) -> F::Output {
 
 /// What a socket waited on by the blocking door's caller must become.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) enum Interest {
     Readable,
     Writable,
@@ -138,6 +139,7 @@ pub(crate) enum Interest {
 
 /// Records that the poll in progress waits for `socket` to become readable or writable.
 /// Returns false when the thread is not in the blocking door's loop, where nobody would wait.
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) fn wait_on(socket: &Arc<std::net::TcpStream>, interest: Interest) -> bool {
     sockets::record(socket, interest)
 }
