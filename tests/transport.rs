@@ -439,3 +439,23 @@ fn http1_only_connect_failures_are_typed_on_both_doors() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     drop(silent);
 }
+
+/// A limit too long to add to the clock is no limit, not a panic, on either pool and door.
+#[test]
+fn an_unbounded_timeout_is_accepted_by_both_pools() {
+    let server = TestServer::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for http1_only in [false, true] {
+        let mut builder = common::builder(&server.base_uri()).timeout(std::time::Duration::MAX);
+        if http1_only {
+            builder = builder.http1_only();
+        }
+        let wxpay = builder.build().unwrap();
+        assert_eq!(wxpay.chain("v3/a").get(()).unwrap().status(), 200);
+        let status = rt
+            .block_on(wxpay.chain("v3/b").get_async(()))
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+}

@@ -37,29 +37,32 @@ pub(crate) struct CallerStream {
     scratch: Box<[u8; READ_CHUNK]>,
 }
 
-/// Limits on connecting: the builder's connect limit (TCP) and the call's deadline (all of it).
+/// Limits on connecting: the builder's connect limit (TCP) and the call's deadline (all of it),
+/// if the call's limit is not too far off to have one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnectLimits {
     pub connect_timeout: Duration,
-    pub deadline: Instant,
+    pub deadline: Option<Instant>,
 }
 
 impl ConnectLimits {
-    /// What is left of the call's time.
-    fn left(&self) -> Result<Duration> {
-        self.deadline
+    /// What is left of the call's time; `None` when it has no end.
+    fn left(&self) -> Result<Option<Duration>> {
+        let Some(deadline) = self.deadline else {
+            return Ok(None);
+        };
+        deadline
             .checked_duration_since(Instant::now())
             .filter(|left| !left.is_zero())
+            .map(Some)
             .ok_or(Error::Timeout(TimeoutStage::Total))
     }
 
     /// The time a TCP connect may take, and what running out of it means.
     fn tcp(&self) -> Result<(Duration, TimeoutStage)> {
-        let left = self.left()?;
-        Ok(if left < self.connect_timeout {
-            (left, TimeoutStage::Total)
-        } else {
-            (self.connect_timeout, TimeoutStage::Connect)
+        Ok(match self.left()? {
+            Some(left) if left < self.connect_timeout => (left, TimeoutStage::Total),
+            _ => (self.connect_timeout, TimeoutStage::Connect),
         })
     }
 }
@@ -181,8 +184,8 @@ fn handshake(
     while session.is_handshaking() {
         let budget = limits.left()?;
         socket
-            .set_read_timeout(Some(budget))
-            .and_then(|()| socket.set_write_timeout(Some(budget)))
+            .set_read_timeout(budget)
+            .and_then(|()| socket.set_write_timeout(budget))
             .map_err(Error::transport)?;
         match session.complete_io(&mut &*socket) {
             Ok(_) => {}

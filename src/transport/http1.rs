@@ -94,12 +94,13 @@ impl Http1Pool {
     }
 
     /// Sends `req` on a pooled or new connection and reads the whole answer, at most
-    /// `max_body_bytes` of body. `deadline` bounds a connect that blocks the caller.
+    /// `max_body_bytes` of body. `deadline` (none for a limit beyond the clock's range) bounds a connect that
+    /// blocks the caller.
     pub(crate) async fn exchange(
         &self,
         req: HttpRequest,
         max_body_bytes: usize,
-        deadline: Instant,
+        deadline: Option<Instant>,
     ) -> Result<HttpResponse> {
         let origin = origin_of(req.uri())?;
         let mut req = origin_form(req, &origin)?.map(Full::new);
@@ -165,7 +166,11 @@ impl Http1Pool {
         }
     }
 
-    async fn connect(&self, (origin, waiter): &Key, deadline: Instant) -> Result<Connection> {
+    async fn connect(
+        &self,
+        (origin, waiter): &Key,
+        deadline: Option<Instant>,
+    ) -> Result<Connection> {
         let io = match waiter {
             Waiter::Runtime => Io::Runtime(Box::new(self.open_for_runtime(origin).await?)),
             #[cfg(unix)]

@@ -141,14 +141,15 @@ impl Transport {
             .get::<CallInfo>()
             .and_then(|info| info.timeout)
             .unwrap_or(self.config.timeout);
-        let deadline = Instant::now() + limit;
+        // A limit too long to add to the clock (`Duration::MAX`, say) is no deadline at all.
+        let deadline = Instant::now().checked_add(limit);
         match tokio::time::timeout(limit, self.exchange(req, deadline)).await {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout(TimeoutStage::Total)),
         }
     }
 
-    async fn exchange(&self, req: HttpRequest, deadline: Instant) -> Result<HttpResponse> {
+    async fn exchange(&self, req: HttpRequest, deadline: Option<Instant>) -> Result<HttpResponse> {
         let client = match &self.pool {
             Pool::Tasks(client) => client,
             Pool::CallerDriven(pool) => {
