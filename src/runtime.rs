@@ -216,23 +216,25 @@ mod sockets {
     /// Waits until one of the recorded sockets is ready (or [`LONGEST_WAIT`]); false when
     /// none was recorded.
     pub(super) fn wait_for_any() -> bool {
-        let waiting = WAITING.with(|w| w.borrow_mut().as_mut().map(std::mem::take));
-        let Some(waiting) = waiting.filter(|list| !list.is_empty()) else {
-            return false;
-        };
-        let mut fds: Vec<PollFd<'_>> = waiting
-            .iter()
-            .map(|(socket, interest)| {
-                let flags = match interest {
-                    Interest::Readable => PollFlags::IN,
-                    Interest::Writable => PollFlags::OUT,
-                };
-                PollFd::new(socket.as_ref(), flags)
-            })
-            .collect();
-        // An error (EINTR) is one more poll of the call, which looks again.
-        let _ = poll(&mut fds, Some(&LONGEST_WAIT));
-        true
+        WAITING.with(|w| {
+            let waiting = w.borrow();
+            let Some(list) = waiting.as_ref().filter(|list| !list.is_empty()) else {
+                return false;
+            };
+            let mut fds: Vec<PollFd<'_>> = list
+                .iter()
+                .map(|(socket, interest)| {
+                    let flags = match interest {
+                        Interest::Readable => PollFlags::IN,
+                        Interest::Writable => PollFlags::OUT,
+                    };
+                    PollFd::new(socket.as_ref(), flags)
+                })
+                .collect();
+            // An error (EINTR) is one more poll of the call, which looks again.
+            let _ = poll(&mut fds, Some(&LONGEST_WAIT));
+            true
+        })
     }
 }
 

@@ -14,7 +14,7 @@ use std::io::{self, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use http::uri::Scheme;
@@ -22,7 +22,7 @@ use hyper::rt::ReadBufCursor;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
 
-use super::http1::Origin;
+use super::http1::{default_port, Origin};
 use crate::error::{Error, Result, TimeoutStage};
 use crate::runtime::{self, Interest};
 
@@ -81,7 +81,7 @@ impl CallerStream {
             .host()
             .trim_start_matches('[')
             .trim_end_matches(']');
-        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let port = authority.port_u16().unwrap_or_else(|| default_port(scheme));
         let addresses: Vec<SocketAddr> = (host, port)
             .to_socket_addrs()
             .map_err(|e| Error::transport(format!("cannot resolve {host}: {e}")))?
@@ -263,11 +263,7 @@ impl hyper::rt::Write for CallerStream {
         };
         // Take new plaintext only once the records before it have gone out, so that at most
         // one write's worth waits in memory.
-        match flush_records(session, socket) {
-            Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
-        }
+        ready!(flush_records(session, socket))?;
         let taken = session.writer().write(data)?;
         // Start sending at once; what the socket cannot take yet goes with the next flush.
         match send_records(session, socket) {
@@ -288,10 +284,7 @@ impl hyper::rt::Write for CallerStream {
         if let Some(session) = self.tls.as_deref_mut() {
             session.send_close_notify();
         }
-        match self.as_mut().poll_flush(cx) {
-            Poll::Ready(Ok(())) => {}
-            pending_or_failed => return pending_or_failed,
-        }
+        ready!(self.as_mut().poll_flush(cx))?;
         match self.socket.shutdown(std::net::Shutdown::Write) {
             Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
             _ => Poll::Ready(Ok(())),

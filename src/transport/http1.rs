@@ -277,13 +277,21 @@ fn origin_of(uri: &http::Uri) -> Result<Origin> {
     }
 }
 
+/// The port `scheme` implies when the authority names none.
+pub(super) fn default_port(scheme: &Scheme) -> u16 {
+    if *scheme == Scheme::HTTPS {
+        443
+    } else {
+        80
+    }
+}
+
 /// Puts the request in the form an HTTP/1.1 server expects: `Host` set, and the target in
 /// origin form (`/path?query`).
 fn origin_form(mut req: HttpRequest, (scheme, authority): &Origin) -> Result<HttpRequest> {
     if !req.headers().contains_key(http::header::HOST) {
-        let default_port = if *scheme == Scheme::HTTPS { 443 } else { 80 };
         let host = match authority.port_u16() {
-            Some(port) if port == default_port => authority.host(),
+            Some(port) if port == default_port(scheme) => authority.host(),
             _ => authority.as_str(),
         };
         let host = http::HeaderValue::from_str(host).map_err(Error::transport)?;
