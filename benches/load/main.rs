@@ -279,6 +279,14 @@ fn main() {
             "server_cpu_us": t.server_us().round(),
         })
     };
+    // The presigned calls, in the order of `works`.
+    let measured_alone = |t: &[Tally]| {
+        json!({
+            "async_http1_only": t[5].us().round(),
+            "blocking_http1_only": t[6].us().round(),
+            "blocking_default_pool": t[7].us().round(),
+        })
+    };
     let summary = json!({
         "backend": wechatpay::crypto::BACKEND,
         "cores": cores,
@@ -291,11 +299,7 @@ fn main() {
             "async_http1_only": sequential(&one[1], &sign_one),
             "blocking_http1_only": sequential(&one[2], &sign_one),
             "blocking_default_pool": sequential(&one[3], &sign_one),
-            "rest_of_call_measured_alone_us": {
-                "async_http1_only": one[5].us().round(),
-                "blocking_http1_only": one[6].us().round(),
-                "blocking_default_pool": one[7].us().round(),
-            },
+            "rest_of_call_measured_alone_us": measured_alone(&one),
             "tls_round_trip_us": tls_us.round(),
             "ceiling_ratio": round3(ceiling),
             "rest_of_client_cpu_us": own_us.round(),
@@ -305,11 +309,7 @@ fn main() {
             "async_http1_only": sequential(&all[1], &sign_all),
             "blocking_http1_only": sequential(&all[2], &sign_all),
             "blocking_default_pool": sequential(&all[3], &sign_all),
-            "rest_of_call_measured_alone_us": {
-                "async_http1_only": all[5].us().round(),
-                "blocking_http1_only": all[6].us().round(),
-                "blocking_default_pool": all[7].us().round(),
-            },
+            "rest_of_call_measured_alone_us": measured_alone(&all),
             "tls_round_trip_us": all[4].us().round(),
         },
         "http2_calls_per_s": {
