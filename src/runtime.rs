@@ -96,14 +96,11 @@ impl Wake for CallerWaker {
     }
 }
 
-/// Drives `fut` to completion on the calling thread.
-///
-/// Between polls the thread waits for whatever the last poll was left waiting on: the sockets
-/// it registered with [`wait_on`] (in `poll(2)`, so that the answer wakes this thread
-/// directly), or otherwise a wake from the crate's runtime (parked).
+/// Drives `fut` to completion on the calling thread, parked between polls until a wake from
+/// the crate's runtime (a socket or timer of the call) says there is more to do.
 ///
 /// `fut` must not need a reactor of the caller's: the futures passed here come from [`run`],
-/// whose sockets and timers belong to the crate's runtime or to this loop.
+/// whose sockets and timers belong to the crate's runtime.
 pub(crate) fn wait<F: Future>(fut: F) -> F::Output {
     let signal = Arc::new(CallerWaker {
         thread: std::thread::current(),
@@ -112,160 +109,15 @@ pub(crate) fn wait<F: Future>(fut: F) -> F::Output {
     let waker = Waker::from(signal.clone());
     let mut cx = Context::from_waker(&waker);
     let mut fut = std::pin::pin!(fut);
-    let _door = sockets::Door::open();
     loop {
-        sockets::forget();
         if let Poll::Ready(output) = fut.as_mut().poll(&mut cx) {
             return output;
         }
-        // A wake during the poll (hyper's own channels, or a timer) means there is more to do.
-        if signal.woken.swap(false, Ordering::AcqRel) {
-            continue;
-        }
-        // Spurious unparks and readiness only cause another poll.
-        if !sockets::wait_for_any() {
+        // A wake during the poll means there is more to do; otherwise park until one comes.
+        // Spurious unparks only cause another poll.
+        if !signal.woken.swap(false, Ordering::AcqRel) {
             std::thread::park();
+            signal.woken.store(false, Ordering::Release);
         }
-    }
-}
-
-/// What a socket waited on by the blocking door's caller must become.
-#[derive(Debug, Clone, Copy)]
-#[cfg_attr(not(unix), allow(dead_code))]
-pub(crate) enum Interest {
-    Readable,
-    Writable,
-}
-
-/// Records that the poll in progress waits for `socket` to become readable or writable.
-/// Returns false when the thread is not in the blocking door's loop, where nobody would wait.
-#[cfg_attr(not(unix), allow(dead_code))]
-pub(crate) fn wait_on(socket: &Arc<std::net::TcpStream>, interest: Interest) -> bool {
-    sockets::record(socket, interest)
-}
-
-/// Whether the current thread is polling a call for the blocking door.
-pub(crate) fn caller_waits() -> bool {
-    sockets::door_open()
-}
-
-#[cfg(unix)]
-mod sockets {
-    //! The sockets a blocking-door poll is waiting on, kept per thread until the next poll.
-
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    use std::cell::RefCell;
-    use std::net::TcpStream;
-    use std::sync::Arc;
-
-    use super::Interest;
-
-    /// The longest one wait in `poll(2)` lasts. Wakes from the crate's runtime (the call's
-    /// timer) only unpark the thread, so this bounds how late the loop sees them.
-    const LONGEST_WAIT: Timespec = Timespec {
-        tv_sec: 0,
-        tv_nsec: 10_000_000,
-    };
-
-    /// The sockets the last poll left the caller waiting on.
-    type Waiting = Vec<(Arc<TcpStream>, Interest)>;
-
-    thread_local! {
-        /// `Some` while the blocking door polls a call on this thread.
-        static WAITING: RefCell<Option<Waiting>> = const { RefCell::new(None) };
-    }
-
-    /// The blocking door's loop is running on this thread until this is dropped.
-    pub(super) struct Door(Option<Waiting>);
-
-    impl Door {
-        pub(super) fn open() -> Self {
-            Door(WAITING.with(|w| w.replace(Some(Vec::new()))))
-        }
-    }
-
-    impl Drop for Door {
-        fn drop(&mut self) {
-            let outer = self.0.take();
-            WAITING.with(|w| *w.borrow_mut() = outer);
-        }
-    }
-
-    pub(super) fn door_open() -> bool {
-        WAITING.with(|w| w.borrow().is_some())
-    }
-
-    pub(super) fn record(socket: &Arc<TcpStream>, interest: Interest) -> bool {
-        WAITING.with(|w| match w.borrow_mut().as_mut() {
-            Some(list) => {
-                list.push((Arc::clone(socket), interest));
-                true
-            }
-            None => false,
-        })
-    }
-
-    pub(super) fn forget() {
-        WAITING.with(|w| {
-            if let Some(list) = w.borrow_mut().as_mut() {
-                list.clear();
-            }
-        });
-    }
-
-    /// Waits until one of the recorded sockets is ready (or [`LONGEST_WAIT`]); false when
-    /// none was recorded.
-    pub(super) fn wait_for_any() -> bool {
-        WAITING.with(|w| {
-            let waiting = w.borrow();
-            let Some(list) = waiting.as_ref().filter(|list| !list.is_empty()) else {
-                return false;
-            };
-            let mut fds: Vec<PollFd<'_>> = list
-                .iter()
-                .map(|(socket, interest)| {
-                    let flags = match interest {
-                        Interest::Readable => PollFlags::IN,
-                        Interest::Writable => PollFlags::OUT,
-                    };
-                    PollFd::new(socket.as_ref(), flags)
-                })
-                .collect();
-            // An error (EINTR) is one more poll of the call, which looks again.
-            let _ = poll(&mut fds, Some(&LONGEST_WAIT));
-            true
-        })
-    }
-}
-
-#[cfg(not(unix))]
-mod sockets {
-    //! Without `poll(2)` every socket belongs to the crate's runtime.
-
-    use std::net::TcpStream;
-    use std::sync::Arc;
-
-    use super::Interest;
-
-    pub(super) struct Door;
-
-    impl Door {
-        pub(super) fn open() -> Self {
-            Door
-        }
-    }
-
-    pub(super) fn door_open() -> bool {
-        false
-    }
-
-    pub(super) fn record(_: &Arc<TcpStream>, _: Interest) -> bool {
-        false
-    }
-
-    pub(super) fn forget() {}
-
-    pub(super) fn wait_for_any() -> bool {
-        false
     }
 }

@@ -230,24 +230,6 @@ fn http1_only_async_calls_outlive_the_runtime_they_were_made_on() {
     assert_eq!(server.last().remote.port(), port);
 }
 
-/// Blocking calls wait on their sockets themselves and async ones leave them to the crate's
-/// runtime, so each door keeps connections of its own; both kinds are reused.
-#[test]
-fn http1_only_pools_blocking_and_async_connections_apart() {
-    let server = TestServer::start_tls();
-    let wxpay = http1_client(&server);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    for i in 0..2 {
-        let path = format!("v3/door/{i}");
-        wxpay.chain(&path).get(()).unwrap();
-        rt.block_on(wxpay.chain(&path).get_async(())).unwrap();
-    }
-    let ports = remote_ports(&server);
-    assert_eq!(ports.len(), 4);
-    assert_eq!((ports[0], ports[1]), (ports[2], ports[3]), "{ports:?}");
-    assert_ne!(ports[0], ports[1], "{ports:?}");
-}
-
 /// A raw HTTP/1.1 server that answers one request per connection with a signed `{}` and then
 /// closes it without saying so (no `Connection: close`, no TLS close_notify), as a server does
 /// with an idle connection it times out. Serves `connections` connections, then returns how

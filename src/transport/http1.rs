@@ -8,11 +8,8 @@
 //! (docs/performance.md). An HTTP/1.1 connection carries one call at a time anyway, so
 //! nothing waits on a connection that nobody polls.
 //!
-//! Who waits on a connection's socket depends on the door. For async calls, sockets and timers
-//! belong to the crate's runtime ([`crate::runtime::run`] enters it around every poll), so a
-//! connection outlives the caller's runtime like any other. For blocking calls on Unix, the
-//! caller's thread waits on the socket itself ([`super::caller_stream`]). The two kinds are
-//! pooled apart.
+//! Sockets and timers belong to the crate's runtime ([`crate::runtime::run`] enters it around
+//! every poll), so a connection outlives the caller's runtime like any other.
 
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
@@ -34,25 +31,8 @@ use crate::error::{Error, Result};
 use crate::sync::lock;
 use crate::{HttpRequest, HttpResponse};
 
-#[cfg(unix)]
-use super::caller_stream::{CallerStream, ConnectLimits};
-
-/// A connection's byte stream, by who waits on its socket.
-enum Io {
-    /// The crate's runtime: async calls. Boxed, since it is ten times the other's size and
-    /// connections move in and out of the pool.
-    Runtime(Box<MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>>),
-    /// The blocking door's caller.
-    #[cfg(unix)]
-    Caller(CallerStream),
-}
-
-/// Who waits on the sockets of a pooled connection; part of the pool's key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Waiter {
-    Runtime,
-    Caller,
-}
+/// A connection's byte stream.
+type Io = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
 
 /// Idle connections kept per origin; more than this many calls in flight to one origin at
 /// once each open their own connection, and the extra ones are closed after use.
@@ -61,18 +41,12 @@ const MAX_IDLE_PER_ORIGIN: usize = 256;
 /// The origin a connection is for.
 pub(super) type Origin = (Scheme, Authority);
 
-/// What a pooled connection is for: its origin, and who waits on its socket.
-type Key = (Origin, Waiter);
+/// What a pooled connection is for.
+type Key = Origin;
 
 /// A pool of caller-driven HTTP/1.1 connections.
 pub(crate) struct Http1Pool {
-    /// Opens the runtime's connections.
     connector: HttpsConnector<HttpConnector>,
-    /// TLS for the connections the blocking door's callers open themselves.
-    #[cfg_attr(not(unix), allow(dead_code))]
-    tls: Arc<rustls::ClientConfig>,
-    #[cfg_attr(not(unix), allow(dead_code))]
-    connect_timeout: Duration,
     idle: Mutex<HashMap<Key, Vec<Connection>>>,
     idle_timeout: Duration,
 }
@@ -80,40 +54,28 @@ pub(crate) struct Http1Pool {
 impl Http1Pool {
     pub(crate) fn new(
         connector: HttpsConnector<HttpConnector>,
-        tls: Arc<rustls::ClientConfig>,
-        connect_timeout: Duration,
         idle_timeout: Duration,
     ) -> Self {
         Self {
             connector,
-            tls,
-            connect_timeout,
             idle: Mutex::new(HashMap::new()),
             idle_timeout,
         }
     }
 
     /// Sends `req` on a pooled or new connection and reads the whole answer, at most
-    /// `max_body_bytes` of body. `deadline` (none for a limit beyond the clock's range) bounds a connect that
-    /// blocks the caller.
+    /// `max_body_bytes` of body.
     pub(crate) async fn exchange(
         &self,
         req: HttpRequest,
         max_body_bytes: usize,
-        deadline: Option<Instant>,
     ) -> Result<HttpResponse> {
-        let origin = origin_of(req.uri())?;
-        let mut req = origin_form(req, &origin)?.map(Full::new);
-        let waiter = if crate::runtime::caller_waits() {
-            Waiter::Caller
-        } else {
-            Waiter::Runtime
-        };
-        let key = (origin, waiter);
+        let key = origin_of(req.uri())?;
+        let mut req = origin_form(req, &key)?.map(Full::new);
         loop {
             let (mut conn, reused) = match self.checkout(&key) {
                 Some(conn) => (conn, true),
-                None => (self.connect(&key, deadline).await?, false),
+                None => (self.connect(&key).await?, false),
             };
             let sent = conn.sender.try_send_request(req);
             let response = match conn.drive(pin!(sent)).await {
@@ -166,32 +128,17 @@ impl Http1Pool {
         }
     }
 
-    async fn connect(
-        &self,
-        (origin, waiter): &Key,
-        deadline: Option<Instant>,
-    ) -> Result<Connection> {
-        let io = match waiter {
-            Waiter::Runtime => Io::Runtime(Box::new(self.open_for_runtime(origin).await?)),
-            #[cfg(unix)]
-            Waiter::Caller => Io::Caller(CallerStream::connect(
-                origin,
-                &self.tls,
-                ConnectLimits {
-                    connect_timeout: self.connect_timeout,
-                    deadline,
-                },
-            )?),
-            #[cfg(not(unix))]
-            Waiter::Caller => {
-                let _ = deadline;
-                return Err(Error::transport(
-                    "no caller-waited sockets on this platform",
-                ));
-            }
-        };
+    async fn connect(&self, (scheme, authority): &Key) -> Result<Connection> {
+        let uri = http::Uri::builder()
+            .scheme(scheme.clone())
+            .authority(authority.clone())
+            .path_and_query("/")
+            .build()
+            .map_err(Error::transport)?;
+        let mut connector = self.connector.clone();
+        let io = connector.call(uri).await.map_err(super::classify)?;
         let (sender, driver) = http1::Builder::new()
-            .handshake(io)
+            .handshake(Box::new(io))
             .await
             .map_err(Error::transport)?;
         Ok(Connection {
@@ -201,26 +148,12 @@ impl Http1Pool {
             idle_since: Instant::now(),
         })
     }
-
-    async fn open_for_runtime(
-        &self,
-        (scheme, authority): &Origin,
-    ) -> Result<MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>> {
-        let uri = http::Uri::builder()
-            .scheme(scheme.clone())
-            .authority(authority.clone())
-            .path_and_query("/")
-            .build()
-            .map_err(Error::transport)?;
-        let mut connector = self.connector.clone();
-        connector.call(uri).await.map_err(super::classify)
-    }
 }
 
 /// One connection: the sender for requests and the future that does its I/O.
 struct Connection {
     sender: http1::SendRequest<Full<Bytes>>,
-    driver: http1::Connection<Io, Full<Bytes>>,
+    driver: http1::Connection<Box<Io>, Full<Bytes>>,
     /// The driver has finished: the connection is closed or failed.
     closed: bool,
     idle_since: Instant,
@@ -305,48 +238,4 @@ fn origin_form(mut req: HttpRequest, (scheme, authority): &Origin) -> Result<Htt
         .map_err(Error::transport)?;
     *req.uri_mut() = target;
     Ok(req)
-}
-
-impl hyper::rt::Read for Io {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Io::Runtime(io) => Pin::new(io.as_mut()).poll_read(cx, buf),
-            #[cfg(unix)]
-            Io::Caller(io) => Pin::new(io).poll_read(cx, buf),
-        }
-    }
-}
-
-impl hyper::rt::Write for Io {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Io::Runtime(io) => Pin::new(io.as_mut()).poll_write(cx, data),
-            #[cfg(unix)]
-            Io::Caller(io) => Pin::new(io).poll_write(cx, data),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Io::Runtime(io) => Pin::new(io.as_mut()).poll_flush(cx),
-            #[cfg(unix)]
-            Io::Caller(io) => Pin::new(io).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Io::Runtime(io) => Pin::new(io.as_mut()).poll_shutdown(cx),
-            #[cfg(unix)]
-            Io::Caller(io) => Pin::new(io).poll_shutdown(cx),
-        }
-    }
 }

@@ -8,12 +8,10 @@
 //! - with [`ClientBuilder::http1_only`](crate::ClientBuilder::http1_only), HTTP/1.1
 //!   connections the calls drive themselves ([`http1`]), the cheapest per sequential call.
 
-#[cfg(unix)]
-mod caller_stream;
 mod http1;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
@@ -103,13 +101,6 @@ impl Transport {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(config.connect_timeout));
-        // The HTTP/1.1 pool's callers open some connections themselves; they offer what the
-        // connector would.
-        let http1_tls = {
-            let mut tls = tls.clone();
-            tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-            Arc::new(tls)
-        };
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -126,8 +117,6 @@ impl Transport {
         } else {
             Pool::CallerDriven(http1::Http1Pool::new(
                 https.wrap_connector(http),
-                http1_tls,
-                config.connect_timeout,
                 config.pool_idle_timeout,
             ))
         };
@@ -141,20 +130,18 @@ impl Transport {
             .get::<CallInfo>()
             .and_then(|info| info.timeout)
             .unwrap_or(self.config.timeout);
-        // A limit too long to add to the clock (`Duration::MAX`, say) is no deadline at all.
-        let deadline = Instant::now().checked_add(limit);
-        match tokio::time::timeout(limit, self.exchange(req, deadline)).await {
+        match tokio::time::timeout(limit, self.exchange(req)).await {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout(TimeoutStage::Total)),
         }
     }
 
-    async fn exchange(&self, req: HttpRequest, deadline: Option<Instant>) -> Result<HttpResponse> {
+    async fn exchange(&self, req: HttpRequest) -> Result<HttpResponse> {
         let client = match &self.pool {
             Pool::Tasks(client) => client,
             Pool::CallerDriven(pool) => {
                 return pool
-                    .exchange(req, self.config.max_body_bytes, deadline)
+                    .exchange(req, self.config.max_body_bytes)
                     .await;
             }
         };
