@@ -221,7 +221,9 @@ fn the_validator_catches_wrong_types_missing_names_enums_and_times() {
     validate(&node, &bad, "$", &mut problems);
     assert_eq!(problems.len(), 6, "{problems:#?}");
     assert!(problems.iter().any(|p| p.contains("required `id`")));
-    assert!(problems.iter().any(|p| p.contains("`extra` is not documented")));
+    assert!(problems
+        .iter()
+        .any(|p| p.contains("`extra` is not documented")));
 
     for ok in [
         "2026-11-30T10:34:56+08:00",
@@ -400,9 +402,7 @@ async fn every_json_endpoint_answers_with_its_documented_types() {
                 .await
                 .unwrap_or_else(|e| panic!("{what}: {e}"));
             assert_eq!(r.status().as_u16(), op.response.status, "{what}");
-            let body: Value = r
-                .json()
-                .unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+            let body: Value = r.json().unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
             let mut problems = Vec::new();
             validate(&op.response.schema, &body, "$", &mut problems);
             (what, problems)
@@ -433,4 +433,252 @@ async fn every_json_endpoint_answers_with_its_documented_types() {
     );
     // Well over the 905 JSON answers the catalog documents, minus APIv2 and the seeds.
     assert!(total > 850, "{total}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed reads, as a user's code does them.
+
+/// `GET v3/pay/transactions/id/{transaction_id}`, as far as a shop reads it.
+#[derive(Debug, Deserialize)]
+struct Transaction {
+    transaction_id: String,
+    appid: String,
+    mchid: String,
+    out_trade_no: String,
+    trade_type: String,
+    trade_state: String,
+    success_time: String,
+    amount: TransactionAmount,
+    limit_pay: Vec<String>,
+    support_fapiao: bool,
+    detail: Detail,
+}
+
+#[derive(Debug, Deserialize)]
+struct TransactionAmount {
+    total: i64,
+    currency: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Detail {
+    cost_price: i64,
+    goods_detail: Vec<Goods>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Goods {
+    merchant_goods_id: String,
+    quantity: i64,
+    unit_price: i64,
+}
+
+#[test]
+fn a_transaction_reads_into_a_typed_struct_and_echoes_the_callers_ids() {
+    let mock = MockServer::start_blocking().unwrap();
+    let wxpay = mock.client_builder().build().unwrap();
+    let r = wxpay
+        .v3()
+        .pay()
+        .transactions()
+        .id()
+        ._transaction_id_()
+        .get(json!({
+            "transaction_id": "4200000000202611300000000001",
+            "query": {"mchid": demo::MCHID},
+        }))
+        .unwrap();
+    let t: Transaction = r.json().unwrap();
+    // Echoed: the path variable and the query parameter of the same name.
+    assert_eq!(t.transaction_id, "4200000000202611300000000001");
+    assert_eq!(t.mchid, demo::MCHID);
+    // The catalog's examples, with their documented types.
+    assert_eq!(t.amount.total, 100);
+    assert_eq!(t.amount.currency, "CNY");
+    assert_eq!(t.appid, "wxd678efh567hg6787");
+    assert_eq!(t.out_trade_no, "1217752501201407033233368018");
+    assert_eq!(t.success_time, "2018-06-08T10:34:56+08:00");
+    assert!(is_rfc3339(&t.success_time));
+    // No example: the first documented value of the enum.
+    assert_eq!(t.trade_state, "SUCCESS");
+    assert_eq!(t.trade_type, "JSAPI");
+    assert_eq!(t.limit_pay, ["no_balance"]);
+    assert!(t.support_fapiao);
+    assert_eq!(t.detail.cost_price, 608800);
+    assert_eq!(t.detail.goods_detail.len(), 1);
+    let goods = &t.detail.goods_detail[0];
+    assert_eq!(
+        (
+            goods.merchant_goods_id.as_str(),
+            goods.quantity,
+            goods.unit_price
+        ),
+        ("商品编码", 1, 828800)
+    );
+
+    // The same request answers the same bytes: the data does not depend on the clock.
+    let again = wxpay["v3/pay/transactions/id/{transaction_id}"]
+        .get(json!({
+            "transaction_id": "4200000000202611300000000001",
+            "query": {"mchid": demo::MCHID},
+        }))
+        .unwrap();
+    assert_eq!(again.bytes(), r.bytes());
+}
+
+/// `POST v3/refund/domestic/refunds`.
+#[derive(Debug, Deserialize)]
+struct Refund {
+    refund_id: String,
+    out_refund_no: String,
+    out_trade_no: String,
+    status: String,
+    create_time: String,
+    amount: RefundAmount,
+    promotion_detail: Vec<Promotion>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RefundAmount {
+    total: i64,
+    refund: i64,
+    payer_total: i64,
+    payer_refund: i64,
+    settlement_refund: i64,
+    settlement_total: i64,
+    discount_refund: i64,
+    currency: String,
+    from: Vec<FundSource>,
+    refund_fee: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct FundSource {
+    account: String,
+    amount: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Promotion {
+    promotion_id: String,
+    amount: i64,
+    refund_amount: i64,
+}
+
+#[test]
+fn a_refund_echoes_nested_body_fields_and_fills_the_rest_with_typed_values() {
+    let mock = MockServer::start_blocking().unwrap();
+    let wxpay = mock.client_builder().build().unwrap();
+    let r = wxpay
+        .v3()
+        .refund()
+        .domestic()
+        .refunds()
+        .post(json!({"json": {
+            "out_trade_no": "ORDER-7",
+            "out_refund_no": "REFUND-7",
+            "amount": {"refund": 30, "total": 250, "currency": "CNY"},
+        }}))
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let refund: Refund = r.json().unwrap();
+    assert_eq!(refund.out_trade_no, "ORDER-7");
+    assert_eq!(refund.out_refund_no, "REFUND-7");
+    assert_eq!((refund.amount.refund, refund.amount.total), (30, 250));
+    assert_eq!(refund.amount.currency, "CNY");
+    // Not in the request: the documented examples.
+    assert_eq!(refund.refund_id, "50000000382019052709732678859");
+    assert_eq!(
+        (refund.amount.payer_total, refund.amount.payer_refund),
+        (90, 90)
+    );
+    assert_eq!(refund.amount.settlement_refund, 100);
+    assert_eq!(refund.amount.settlement_total, 100);
+    assert_eq!(refund.amount.discount_refund, 10);
+    assert_eq!(refund.amount.refund_fee, 100.0);
+    assert_eq!(refund.status, "SUCCESS");
+    assert!(is_rfc3339(&refund.create_time));
+    assert_eq!(refund.amount.from.len(), 1);
+    assert_eq!(refund.amount.from[0].account, "AVAILABLE");
+    assert_eq!(refund.amount.from[0].amount, 444);
+    assert_eq!(refund.promotion_detail.len(), 1);
+    assert_eq!(refund.promotion_detail[0].promotion_id, "109519");
+    assert_eq!(
+        (
+            refund.promotion_detail[0].amount,
+            refund.promotion_detail[0].refund_amount
+        ),
+        (5, 100)
+    );
+}
+
+/// `GET v3/merchant-service/complaints-v2`: a page of a list.
+#[derive(Debug, Deserialize)]
+struct ComplaintPage {
+    data: Vec<Complaint>,
+    limit: i64,
+    offset: i64,
+    total_count: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Complaint {
+    complaint_id: String,
+    complaint_time: String,
+    complaint_state: String,
+    complaint_full_refunded: bool,
+    user_complaint_times: i64,
+    complaint_order_info: Vec<ComplaintOrder>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ComplaintOrder {
+    transaction_id: String,
+    amount: i64,
+}
+
+#[test]
+fn a_list_reads_into_a_typed_page_with_query_numbers_echoed_as_integers() {
+    let mock = MockServer::start_blocking().unwrap();
+    let wxpay = mock.client_builder().build().unwrap();
+    let r = wxpay["v3/merchant-service/complaints-v2"]
+        .get(json!({"query": {
+            "begin_date": "2026-11-01",
+            "end_date": "2026-11-30",
+            "limit": 20,
+            "offset": 40,
+        }}))
+        .unwrap();
+    let page: ComplaintPage = r.json().unwrap();
+    // The query string carries "20" and "40"; the answer has them as the documented integers.
+    assert_eq!((page.limit, page.offset), (20, 40));
+    assert_eq!(page.total_count, 1000);
+    assert_eq!(page.data.len(), 1);
+    let complaint = &page.data[0];
+    assert_eq!(complaint.complaint_id, "200201820200101080076610000");
+    assert!(is_rfc3339(&complaint.complaint_time));
+    assert_eq!(complaint.complaint_state, "PENDING");
+    assert!(complaint.complaint_full_refunded);
+    assert_eq!(complaint.user_complaint_times, 1);
+    assert_eq!(complaint.complaint_order_info.len(), 1);
+    assert_eq!(
+        complaint.complaint_order_info[0].transaction_id,
+        "4200000404201909069117582536"
+    );
+    assert_eq!(complaint.complaint_order_info[0].amount, 3);
+}
+
+#[test]
+fn nodes_the_catalog_cut_short_come_out_empty_of_their_type() {
+    let mock = MockServer::start_blocking().unwrap();
+    let wxpay = mock.client_builder().build().unwrap();
+    let r = wxpay["v3/merchant-service/complaints-v2/{complaint_id}/negotiation-historys"]
+        .get(json!({"complaint_id": "200201820200101080076610000", "query": {"limit": 1, "offset": 0}}))
+        .unwrap();
+    let body: Value = r.json().unwrap();
+    // The cut nodes are these arrays' items and this object, eight levels down.
+    let block = &body["data"][0]["normal_message"]["blocks"][0];
+    assert_eq!(block["button_group"]["buttons"], json!([{}]));
+    assert_eq!(block["faq_list"]["faqs"], json!([{}]));
+    assert_eq!(block["link"]["action"]["mini_program_jump_info"], json!({}));
 }
