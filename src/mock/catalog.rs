@@ -1,5 +1,6 @@
 //! Routing by the vendored endpoint catalog (`src/catalog/endpoints.jsonl`), parameter checks,
-//! and the placeholder answer of each endpoint's documented response kind.
+//! and the answer of each endpoint's documented response kind: for JSON, data of the documented
+//! types ([`sample`](super::sample)) that echoes what the request carried.
 //!
 //! A request matches an operation when the method is the same and the path has the same
 //! segments, where a `{placeholder}` matches any one segment (an empty one too, so that a
@@ -16,6 +17,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::reply::Reply;
+use super::sample;
+use super::schema::Schema;
 
 /// The catalog, compiled in.
 const CATALOG: &str = include_str!("../catalog/endpoints.jsonl");
@@ -58,8 +61,9 @@ pub(crate) struct Body {
 pub(crate) struct ResponseSpec {
     pub(crate) kind: String,
     pub(crate) status: u16,
+    /// The typed tree of a JSON body (`{}` for other kinds).
     #[serde(default)]
-    pub(crate) fields: Vec<String>,
+    pub(crate) schema: Schema,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -367,43 +371,40 @@ fn parse_json_body(op: &Operation, body: &[u8]) -> Result<Value, Reply> {
     Ok(value)
 }
 
-/// The answer of the documented kind with placeholder values: fields named like a path
-/// parameter, query parameter or body field echo it; `mchid` and `sp_mchid` are the caller;
-/// `*_time` is now; counts are 0; `data` is `[]`; anything else is `"example_<name>"`.
-pub(crate) fn placeholder(op: &Operation, input: &Input, now: i64) -> Reply {
+/// The answer of the documented kind. A JSON answer has every documented field with a value
+/// of its documented type (see [`sample`]); where the request carried a value under the same
+/// name and it fits the field, the answer echoes it.
+pub(crate) fn answer(op: &Operation, input: &Input) -> Reply {
     let status = StatusCode::from_u16(op.response.status).unwrap_or(StatusCode::OK);
     match op.response.kind.as_str() {
         "empty" => Reply::empty(status),
         "binary" => download(op),
-        _ => {
-            let mut map = Map::new();
-            for name in &op.response.fields {
-                map.insert(name.clone(), placeholder_value(name, input, now));
-            }
-            Reply::json(status, &Value::Object(map))
-        }
+        _ => Reply::json(
+            status,
+            &sample::fill(&op.response.schema, "", Some(&echoed(input))),
+        ),
     }
 }
 
-fn placeholder_value(name: &str, input: &Input, now: i64) -> Value {
-    if let Some((_, v)) = input.path_params.iter().find(|(k, _)| k == name) {
-        return Value::String(v.clone());
+/// What an answer may echo, by name: path variables over body fields over query parameters;
+/// `mchid` and `sp_mchid` are the caller's unless the request names another.
+fn echoed(input: &Input) -> Value {
+    let mut given = Map::new();
+    for name in ["mchid", "sp_mchid"] {
+        given.insert(name.to_string(), Value::String(input.mchid.clone()));
     }
-    if let Some(v) = input.json.get(name).filter(|v| !v.is_null()) {
-        return v.clone();
+    for (name, value) in &input.query {
+        given.insert(name.clone(), Value::String(value.clone()));
     }
-    if let Some((_, v)) = input.query.iter().find(|(k, _)| k == name) {
-        return Value::String(v.clone());
+    if let Value::Object(body) = &input.json {
+        for (name, value) in body.iter().filter(|(_, v)| !v.is_null()) {
+            given.insert(name.clone(), value.clone());
+        }
     }
-    match name {
-        "mchid" | "sp_mchid" => Value::String(input.mchid.clone()),
-        "data" => Value::Array(Vec::new()),
-        "total_count" | "offset" | "count" => Value::from(0),
-        "limit" => Value::from(10),
-        n if n.ends_with("_time") => Value::String(super::time::rfc3339_cst(now)),
-        n if n.ends_with("_count") => Value::from(0),
-        n => Value::String(format!("example_{n}")),
+    for (name, value) in &input.path_params {
+        given.insert(name.clone(), Value::String(value.clone()));
     }
+    Value::Object(given)
 }
 
 /// A small placeholder file for each download: a bill is text, an image is a PNG.

@@ -3,9 +3,10 @@
 //! [`MockServer`] checks each request as WeChat Pay does (the `Authorization` signature with
 //! the merchant's public key, the timestamp, the nonce), answers in WeChat Pay's error format,
 //! and signs every answer with its platform key. The five seed endpoints keep state; every
-//! other endpoint of the catalog answers with its documented response kind and placeholder
-//! values. Its demo merchant and keys are fixed and public ([`demo`]): a new machine needs no
-//! WeChat Pay account.
+//! other APIv3 endpoint of the catalog answers with its documented response kind, and a JSON
+//! answer holds every documented field with a value of its documented type (the catalog's
+//! example where it has one), echoing the caller's values of the same name. Its demo merchant
+//! and keys are fixed and public ([`demo`]): a new machine needs no WeChat Pay account.
 //!
 //! ```
 //! use wechatpay::{json, mock::MockServer};
@@ -21,11 +22,42 @@
 //! # Ok::<(), wechatpay::Error>(())
 //! ```
 //!
+//! So a typed `struct` can be tested against it:
+//!
+//! ```
+//! use serde::Deserialize;
+//! use wechatpay::{json, mock::MockServer};
+//!
+//! #[derive(Deserialize)]
+//! struct Transaction {
+//!     transaction_id: String,
+//!     trade_state: String,
+//!     amount: Amount,
+//! }
+//!
+//! #[derive(Deserialize)]
+//! struct Amount {
+//!     total: i64,
+//! }
+//!
+//! let mock = MockServer::start_blocking()?;
+//! let wxpay = mock.client_builder().build()?;
+//! let t: Transaction = wxpay["v3/pay/transactions/id/{transaction_id}"]
+//!     .get(json!({"transaction_id": "4200000000202611300000000001", "query": {"mchid": "1900000001"}}))?
+//!     .json()?;
+//! assert_eq!(t.transaction_id, "4200000000202611300000000001"); // echoed
+//! assert_eq!(t.trade_state, "SUCCESS"); // the first documented value
+//! assert_eq!(t.amount.total, 100); // the catalog's example
+//! # Ok::<(), wechatpay::Error>(())
+//! ```
+//!
 //! How the parts fit (after wiremock's `mock_server/`):
 //! - `server.rs`: the thread, its current-thread runtime, the hyper accept loop, and the
 //!   dispatch of a request through the checks below;
 //! - `auth.rs`: WeChat Pay's checks on `Authorization`;
-//! - `catalog.rs`: routing by the vendored catalog, parameter checks and placeholder answers;
+//! - `catalog.rs`: routing by the vendored catalog, parameter checks and the answers of the
+//!   documented kinds; `schema.rs`: the catalog's typed response schemas; `sample.rs`: a JSON
+//!   value of a schema's documented types;
 //! - `seeds.rs`: the stateful seed endpoints; `certificates.rs`: `GET /v3/certificates`;
 //! - `reply.rs`: answers and their signatures; `credentials.rs`: the demo keys.
 //!
@@ -37,6 +69,8 @@ mod certificates;
 mod credentials;
 mod notification;
 mod reply;
+mod sample;
+mod schema;
 mod seeds;
 mod server;
 mod time;

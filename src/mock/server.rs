@@ -1,5 +1,5 @@
 //! The server: a thread with its own current-thread runtime serving hyper 1 connections,
-//! and the dispatch of each request (checks, routing, seeds, placeholders).
+//! and the dispatch of each request (checks, routing, seeds, catalog answers).
 //!
 //! As in wiremock, the listener is bound before the thread starts, so the port accepts
 //! connections as soon as `start` returns, and the server does not depend on the caller's
@@ -317,7 +317,7 @@ pub(crate) fn dispatch(shared: &Shared, parts: &http::request::Parts, body: &Byt
     if let Some(reply) = reply_from_seeds(shared, &op.path, &input, now) {
         return reply;
     }
-    catalog::placeholder(op, &input, now)
+    catalog::answer(op, &input)
 }
 
 fn reply_from_seeds(
