@@ -24,6 +24,10 @@ use crate::machine::{reset_peak_rss, rss, Placement};
 use crate::servers::{fixture, HyperServer, Identity, LeanServer, PUB_KEY_ID};
 use crate::tally::{interleave, Rate, Tally};
 
+/// Where the bare TLS round trip sits in the measured works: the calls come before it and the
+/// presigned calls after it, in the same order.
+const TLS: usize = 5;
+
 /// How many slices each sequential measurement is cut into.
 const ROUNDS: u32 = 12;
 
@@ -100,19 +104,23 @@ fn main() {
     let sign = |w| sign_rate(w);
     let h1_async = |w| async_rate(&rt, &lean_h1, 1, w);
     let h1_blocking = |w| blocking_rate(&lean_h1, 1, w);
+    let tasks_async = |w| async_rate(&rt, &lean_tasks, 1, w);
     let tasks_blocking = |w| blocking_rate(&lean_tasks, 1, w);
     let tls = |w| tls_round_trip_rate(&identity, lean.port, w);
     let rest_h1_async = |w| async_rate(&rt, &presigned_h1, 1, w);
     let rest_h1_blocking = |w| blocking_rate(&presigned_h1, 1, w);
+    let rest_tasks_async = |w| async_rate(&rt, &presigned_tasks, 1, w);
     let rest_tasks_blocking = |w| blocking_rate(&presigned_tasks, 1, w);
-    let works: [&dyn Fn(Duration) -> Rate; 8] = [
+    let works: [&dyn Fn(Duration) -> Rate; 10] = [
         &sign,
         &h1_async,
         &h1_blocking,
+        &tasks_async,
         &tasks_blocking,
         &tls,
         &rest_h1_async,
         &rest_h1_blocking,
+        &rest_tasks_async,
         &rest_tasks_blocking,
     ];
     let cpu = placement.one_cpu();
@@ -130,25 +138,26 @@ fn main() {
 
     let (sign_one, sign_all) = (one[0], all[0]);
     let signs = sign_one.per_s();
-    let (sign_us, verify_us, tls_us) = (sign_one.us(), 1e6 / verifies, one[4].us());
+    let (sign_us, verify_us, tls_us) = (sign_one.us(), 1e6 / verifies, one[TLS].us());
     let ceiling = sign_us / (sign_us + verify_us + tls_us);
     // The client's CPU beyond the signature, the check and a bare TLS round trip.
-    let own_us = one[2].client_us() - sign_one.client_us() - verify_us - one[4].client_us();
+    let own_us = one[2].client_us() - sign_one.client_us() - verify_us - one[TLS].client_us();
     println!(
         "backend {} on {cores} cores; RSA-2048 signs/s on one thread: {signs:.0} on one CPU, {:.0} on all; \
          checks of a signed answer/s: {verifies:.0}",
         wechatpay::crypto::BACKEND,
         sign_all.per_s(),
     );
-    const DOORS: [&str; 3] = [
+    const DOORS: [&str; 4] = [
         "async,    http1_only  ",
         "blocking, http1_only  ",
+        "async,    default pool",
         "blocking, default pool",
     ];
     println!(
         "sequential calls, every thread on CPU {cpu}, HTTP/1.1 to the lean server (target 1):"
     );
-    for ((door, t), rest) in DOORS.iter().zip(&one[1..4]).zip(&one[5..8]) {
+    for ((door, t), rest) in DOORS.iter().zip(&one[1..TLS]).zip(&one[TLS + 1..]) {
         println!(
             "  {door}: {:>6.0} calls/s = {:.3} of the sign rate; the rest of a call {:>3.0} us = {:.3} of a signature \
              (measured alone: {:>3.0} us, {:.3})",
@@ -169,16 +178,16 @@ fn main() {
          + bare TLS round trip {:.0} + the rest {own_us:.0} ({:.3} of a signature); server {:.0} us",
         one[2].client_us(),
         sign_one.client_us(),
-        one[4].client_us(),
+        one[TLS].client_us(),
         own_us / sign_one.client_us(),
         one[2].server_us()
     );
     println!(
         "the same on all {cores} CPUs, where each round trip also wakes an idle vCPU \
          (bare TLS round trip {:.0} us):",
-        all[4].us()
+        all[TLS].us()
     );
-    for ((door, t), rest) in DOORS.iter().zip(&all[1..4]).zip(&all[5..8]) {
+    for ((door, t), rest) in DOORS.iter().zip(&all[1..TLS]).zip(&all[TLS + 1..]) {
         println!(
             "  {door}: {:>6.0} calls/s = {:.3} of the sign rate; client CPU {:.0} us, server {:.0} us \
              (the rest of a call measured alone: {:.0} us)",
@@ -282,9 +291,10 @@ fn main() {
     // The presigned calls, in the order of `works`.
     let measured_alone = |t: &[Tally]| {
         json!({
-            "async_http1_only": t[5].us().round(),
-            "blocking_http1_only": t[6].us().round(),
-            "blocking_default_pool": t[7].us().round(),
+            "async_http1_only": t[TLS + 1].us().round(),
+            "blocking_http1_only": t[TLS + 2].us().round(),
+            "async_default_pool": t[TLS + 3].us().round(),
+            "blocking_default_pool": t[TLS + 4].us().round(),
         })
     };
     let summary = json!({
@@ -298,7 +308,8 @@ fn main() {
         "sequential_one_cpu": {
             "async_http1_only": sequential(&one[1], &sign_one),
             "blocking_http1_only": sequential(&one[2], &sign_one),
-            "blocking_default_pool": sequential(&one[3], &sign_one),
+            "async_default_pool": sequential(&one[3], &sign_one),
+            "blocking_default_pool": sequential(&one[4], &sign_one),
             "rest_of_call_measured_alone_us": measured_alone(&one),
             "tls_round_trip_us": tls_us.round(),
             "ceiling_ratio": round3(ceiling),
@@ -308,7 +319,8 @@ fn main() {
             "sign_per_s": sign_all.per_s().round(),
             "async_http1_only": sequential(&all[1], &sign_all),
             "blocking_http1_only": sequential(&all[2], &sign_all),
-            "blocking_default_pool": sequential(&all[3], &sign_all),
+            "async_default_pool": sequential(&all[3], &sign_all),
+            "blocking_default_pool": sequential(&all[4], &sign_all),
             "rest_of_call_measured_alone_us": measured_alone(&all),
             "tls_round_trip_us": all[4].us().round(),
         },
