@@ -90,44 +90,32 @@
 
 pub mod catalog;
 pub mod certificates;
-mod chain;
 mod client;
 pub mod crypto;
 pub mod download;
 pub mod error;
-mod factory;
 pub mod jsapi;
 pub mod middleware;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
 pub mod notify;
-mod options;
-mod php_names;
-pub mod platform_keys;
 mod request;
-mod response;
-mod runtime;
-pub mod sensitive;
-pub mod sign;
+mod sensitive;
 mod sync;
-mod template;
 mod transport;
+mod trust;
 pub mod v2;
-pub mod verify;
 
-pub use chain::Chain;
-pub use client::{Client, ClientBuilder};
+pub use client::{segment_from_php, Builder, Chain, Client, ClientBuilder};
 pub use error::{Error, Result};
-pub use factory::Builder;
-pub use options::{IntoRequestOptions, RequestOptions};
-pub use php_names::segment_from_php;
-pub use platform_keys::PlatformKeys;
+pub use request::options::{IntoRequestOptions, RequestOptions};
+pub use request::response::Response;
 pub use request::CallInfo;
-pub use response::Response;
 pub use sensitive::SensitiveEncryptor;
 pub use serde_json::json;
-pub use template::placeholders;
+pub use trust::platform_keys::PlatformKeys;
+pub use trust::{sign, verify};
 
 /// The request type middleware layers see: the body is fully assembled.
 pub type HttpRequest = http::Request<bytes::Bytes>;

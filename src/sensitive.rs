@@ -36,10 +36,10 @@
 
 use crate::client::Client;
 use crate::crypto::{Rsa, RsaPublicKey};
-use crate::error::{Error, RequestError, Result};
-use crate::options::{IntoRequestOptions, RequestOptions};
-use crate::platform_keys::PlatformKeys;
-use crate::verify::SERIAL;
+use crate::error::{ConfigError, Error, RequestError, Result};
+use crate::request::options::{IntoRequestOptions, RequestOptions};
+use crate::trust::platform_keys::PlatformKeys;
+use crate::trust::verify::SERIAL;
 
 /// Encrypts sensitive fields for WeChat Pay with one key, and names that key.
 ///
@@ -197,7 +197,7 @@ impl Client {
     /// a timing side channel (RUSTSEC-2023-0071; blinding is on), see [`Rsa::decrypt`].
     ///
     /// # Errors
-    /// [`Error::Unsupported`] when the client signs with an external
+    /// [`Error::Config`] when the client signs with an external
     /// [`Signer`](crate::sign::Signer) (its private key is not available here);
     /// [`Error::Key`] when the ciphertext is not base64 or does not decrypt under the
     /// merchant key; [`Error::Decode`] when the plaintext is not UTF-8.
@@ -211,11 +211,13 @@ impl Client {
     /// # Errors
     /// As [`decrypt_sensitive`](Self::decrypt_sensitive), without the UTF-8 check.
     pub fn decrypt_sensitive_bytes(&self, ciphertext: &str) -> Result<Vec<u8>> {
-        let key = self.inner.merchant_key.as_ref().ok_or(Error::Unsupported(
-            "decrypting sensitive fields needs the merchant private key, and this client signs \
-             with an external Signer; decrypt with wechatpay::crypto::Rsa::decrypt where the \
-             key lives",
-        ))?;
+        let key = self.merchant_key().ok_or_else(|| {
+            Error::Config(ConfigError::one(
+                "decrypting sensitive fields needs the merchant private key, and this client \
+                 signs with an external `Signer`; decrypt with `wechatpay::crypto::Rsa::decrypt` \
+                 where the key lives",
+            ))
+        })?;
         Ok(Rsa::decrypt(ciphertext, key)?)
     }
 }

@@ -488,10 +488,10 @@ fn the_builder_checks_the_apiv3_key_and_the_refetch_needs_it() {
         .unwrap();
 
     let wxpay = mock.client_builder().build().unwrap();
-    assert!(matches!(
-        CertificateDownloader::from_client(&wxpay),
-        Err(Error::Unsupported(_))
-    ));
+    match CertificateDownloader::from_client(&wxpay) {
+        Err(Error::Config(e)) => assert!(e.to_string().contains("apiv3_key"), "{e}"),
+        other => panic!("expected a config error naming apiv3_key, got {other:?}"),
+    }
 }
 
 #[test]

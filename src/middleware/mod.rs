@@ -22,6 +22,7 @@
 //! }
 //! ```
 
+pub(crate) mod refetch;
 mod signer;
 mod stack;
 mod verifier;
@@ -30,8 +31,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-/// Download-on-demand settings for [`VerifierLayer::refetch_certificates`].
-pub use crate::certificates::Refetch;
 pub use signer::{SignedBody, SignerLayer};
 pub use stack::Stack;
 pub use verifier::{UnsignedResponse, VerifierLayer};

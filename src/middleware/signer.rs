@@ -7,8 +7,8 @@ use http::header::{HeaderValue, AUTHORIZATION};
 use super::{BoxFuture, Middleware, Next};
 use crate::crypto::Formatter;
 use crate::error::{Error, KeyError, Result};
-use crate::platform_keys::PlatformKeys;
 use crate::sign::{authorization, Signer, SigningParams};
+use crate::trust::platform_keys::PlatformKeys;
 use crate::{HttpRequest, HttpResponse};
 
 /// Marks a request whose signature covers these bytes instead of the body (media uploads sign

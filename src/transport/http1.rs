@@ -52,10 +52,7 @@ pub(crate) struct Http1Pool {
 }
 
 impl Http1Pool {
-    pub(crate) fn new(
-        connector: HttpsConnector<HttpConnector>,
-        idle_timeout: Duration,
-    ) -> Self {
+    pub(crate) fn new(connector: HttpsConnector<HttpConnector>, idle_timeout: Duration) -> Self {
         Self {
             connector,
             idle: Mutex::new(HashMap::new()),

@@ -9,6 +9,7 @@
 //!   connections the calls drive themselves ([`http1`]), the cheapest per sequential call.
 
 mod http1;
+pub(crate) mod runtime;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,7 +107,8 @@ impl Transport {
             .https_or_http()
             .enable_http1();
         let pool = if config.http2 {
-            let executor = crate::runtime::Executor(crate::runtime::handle()?);
+            let executor =
+                crate::transport::runtime::Executor(crate::transport::runtime::handle()?);
             Pool::Tasks(
                 hyper_util::client::legacy::Client::builder(executor)
                     .pool_timer(TokioTimer::new())
@@ -140,9 +142,7 @@ impl Transport {
         let client = match &self.pool {
             Pool::Tasks(client) => client,
             Pool::CallerDriven(pool) => {
-                return pool
-                    .exchange(req, self.config.max_body_bytes)
-                    .await;
+                return pool.exchange(req, self.config.max_body_bytes).await;
             }
         };
         let response = client.request(req.map(Full::new)).await.map_err(classify)?;

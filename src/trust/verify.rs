@@ -5,7 +5,7 @@ use http::HeaderMap;
 
 use crate::crypto::{Formatter, Rsa};
 use crate::error::VerifyError;
-use crate::platform_keys::PlatformKeys;
+use crate::trust::platform_keys::PlatformKeys;
 
 /// WeChat Pay's documented limit on the difference between its clock and ours.
 pub const DEFAULT_MAX_SKEW_SECONDS: u64 = 300;

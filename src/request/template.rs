@@ -158,7 +158,7 @@ pub(crate) fn encode_literal_query(out: &mut String, text: &str) {
 }
 
 /// The placeholder names in a template, in order (`+` dropped).
-pub fn placeholders(template: &str) -> Vec<&str> {
+pub(crate) fn placeholders(template: &str) -> Vec<&str> {
     let mut names = Vec::new();
     let mut rest = template;
     while let Some(open) = rest.find('{') {

@@ -8,9 +8,9 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, Method};
 
+use super::options::RequestOptions;
+use super::template;
 use crate::error::{Error, RequestError, Result};
-use crate::options::RequestOptions;
-use crate::template;
 
 /// A validated base URI: scheme and authority, and a path prefix ending in `/`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,11 +12,12 @@ use std::sync::{Arc, Weak};
 use elsa::sync::FrozenMap;
 use http::Method;
 
-use crate::client::{Client, ClientInner};
-use crate::error::{Error, Result};
-use crate::options::IntoRequestOptions;
-use crate::response::Response;
-use crate::{runtime, HttpRequest};
+use super::{Client, ClientInner};
+use crate::error::{Error, RequestError, Result};
+use crate::request::options::IntoRequestOptions;
+use crate::request::response::Response;
+use crate::transport::runtime;
+use crate::HttpRequest;
 
 /// How a chain reaches its client. Chains handed out by reference from an index cache hold
 /// a weak link, because the cache lives inside the client and a strong one would keep the
@@ -95,8 +96,7 @@ impl Chain {
     }
 
     /// Moves this chain's client onto a fixed catalog path (used by the generated tree).
-    #[doc(hidden)]
-    pub fn __step(self, path: &'static str) -> Self {
+    pub(crate) fn __step(self, path: &'static str) -> Self {
         Self {
             link: self.link,
             path: Cow::Borrowed(path),
@@ -107,19 +107,28 @@ impl Chain {
     pub(crate) fn client(&self) -> Result<Client> {
         match &self.link {
             ClientLink::Strong(c) => Ok(c.clone()),
-            ClientLink::Weak(w) => {
-                w.upgrade()
-                    .map(|inner| Client { inner })
-                    .ok_or(Error::Unsupported(
-                        "the client this chain belonged to has been dropped",
-                    ))
-            }
+            ClientLink::Weak(w) => w
+                .upgrade()
+                .map(|inner| Client { inner })
+                .ok_or(Error::Request(RequestError::ClientDropped)),
         }
     }
 
     /// The path template so far, such as `v3/pay/transactions/id/{transaction_id}`.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The names of the path's placeholders, in order: what the options must fill.
+    ///
+    /// ```
+    /// # let wxpay = wechatpay::mock::MockServer::start_blocking()?.client_builder().build()?;
+    /// let chain = wxpay.chain("v3/marketing/membercard-open/cards/{card_id}/codes/{+code}");
+    /// assert_eq!(chain.placeholders(), ["card_id", "code"]);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn placeholders(&self) -> Vec<&str> {
+        crate::request::template::placeholders(&self.path)
     }
 
     /// Appends one or more `/`-separated segments the generated tree does not know.
@@ -230,8 +239,8 @@ impl Client {
         self.chain(&path.join("/"))
     }
 
-    #[doc(hidden)]
-    pub fn __root(&self, path: &'static str) -> Chain {
+    /// The chain at a fixed catalog root (used by the generated tree).
+    pub(crate) fn __root(&self, path: &'static str) -> Chain {
         Chain::new(self.clone(), Cow::Borrowed(path))
     }
 }

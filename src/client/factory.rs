@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
-use crate::client::Client;
+use super::Client;
 use crate::error::Result;
-use crate::options::positive_seconds;
+use crate::request::options::positive_seconds;
 
 /// wechatpay-php's entry point, for configuration kept in PHP's shape.
 #[derive(Debug, Clone, Copy)]
