@@ -154,6 +154,19 @@ pub enum RequestError {
     /// The path template itself is malformed (for example an unclosed `{`).
     #[error("bad path template: {0}")]
     InvalidTemplate(String),
+    /// A top-level option key is neither a known option nor a placeholder of the path.
+    #[error(
+        "`{key}` is neither an option nor a placeholder of `{template}`{}",
+        suggestion.as_ref().map_or(String::new(), |s| format!("; did you mean `{s}`?"))
+    )]
+    UnknownOption {
+        /// The key as given.
+        key: String,
+        /// The path template of the call.
+        template: String,
+        /// The known option or placeholder it most likely meant.
+        suggestion: Option<String>,
+    },
     /// A request option has the wrong shape; the text names the option.
     #[error("bad option: {0}")]
     InvalidOption(String),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{Fault, TestServer};
 use wechatpay::error::{RequestError, TimeoutStage, VerifyError};
 use wechatpay::http::Method;
-use wechatpay::{json, Builder, Client, Error};
+use wechatpay::{json, Builder, Client, Error, PlatformKeys};
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -449,12 +449,110 @@ fn build_reports_every_problem_at_once() {
     for needle in [
         "`mchid`",
         "`serial`",
-        "`privateKey`",
-        "`certs` must hold",
+        "`private_key` (the merchant private key) is required",
+        "`cert`: an entry has an empty serial",
+        "`cert`: at least one WeChat Pay platform certificate",
         "`base_uri`",
     ] {
         assert!(all.contains(needle), "missing {needle} in:\n{all}");
     }
+}
+
+/// Problems name what the caller wrote: the builder's methods, or wechatpay-php's keys when
+/// the configuration came through `Builder::factory`.
+#[test]
+fn problems_name_the_setting_as_the_caller_wrote_it() {
+    let err = Builder::factory(json!({"certs": {}, "timeout": 0})).unwrap_err();
+    let text = err.to_string();
+    for needle in [
+        "`privateKey` (the merchant private key) is required",
+        "`certs`: at least one",
+        "`timeout` must be a positive number of seconds",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in: {text}");
+    }
+    assert!(!text.contains("`private_key`"), "{text}");
+}
+
+#[test]
+fn zero_limits_and_caps_are_refused_by_the_builder() {
+    let err = common::builder("https://api.mch.weixin.qq.com/")
+        .timeout(Duration::ZERO)
+        .connect_timeout(Duration::ZERO)
+        .response_timeout(Duration::ZERO)
+        .read_timeout(Duration::ZERO)
+        .max_body_bytes(0)
+        .build()
+        .unwrap_err();
+    let Error::Config(config) = err else {
+        panic!("expected Config")
+    };
+    for setting in [
+        "timeout",
+        "connect_timeout",
+        "response_timeout",
+        "read_timeout",
+        "max_body_bytes",
+    ] {
+        let needle = format!("`{setting}` must be more than zero");
+        assert!(
+            config.problems().iter().any(|p| p == &needle),
+            "missing {needle} in {:?}",
+            config.problems()
+        );
+    }
+    // The same limit per call is refused as clearly, before anything is sent.
+    let wxpay = common::builder("http://127.0.0.1:9/").build().unwrap();
+    let err = wxpay.chain("v3/x").get(json!({"timeout": 0})).unwrap_err();
+    assert!(
+        matches!(&err, Error::Request(RequestError::InvalidOption(why)) if why.contains("`timeout`")),
+        "{err}"
+    );
+}
+
+/// A store shared with other clients is not touched by a build that fails, and a bad
+/// middleware edit is reported with the other problems.
+#[test]
+fn a_failed_build_leaves_a_shared_key_store_alone() {
+    let shared = PlatformKeys::new();
+    let err = Client::builder()
+        .platform_keys(shared.clone())
+        .cert(
+            common::PUB_KEY_ID,
+            common::fixture_url("platform_public.pem"),
+        )
+        .middleware(|stack| {
+            stack.before(
+                "no-such-layer",
+                "x",
+                wechatpay::middleware::VerifierLayer::new(PlatformKeys::new()),
+            )?;
+            Ok(())
+        })
+        .build()
+        .unwrap_err();
+    assert!(shared.is_empty(), "{:?}", shared.ids());
+    let text = err.to_string();
+    assert!(text.contains("`mchid`"), "{text}");
+
+    let err = common::builder("https://api.mch.weixin.qq.com/")
+        .platform_keys(shared.clone())
+        .middleware(|stack| {
+            stack.before(
+                "no-such-layer",
+                "x",
+                wechatpay::middleware::VerifierLayer::new(PlatformKeys::new()),
+            )?;
+            Ok(())
+        })
+        .build()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("`middleware`: middleware refused the call: no layer named `no-such-layer`"),
+        "{text}"
+    );
+    assert!(shared.is_empty(), "{:?}", shared.ids());
 }
 
 #[test]
@@ -477,9 +575,9 @@ fn certs_holding_the_merchant_serial_or_an_unparsable_key_are_refused() {
         .build()
         .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("`privateKey`: malformed key"), "{text}");
+    assert!(text.contains("`private_key`: malformed key"), "{text}");
     assert!(
-        text.contains("`certs[PUB_KEY_ID_2]`: cannot read /nonexistent/pub.pem"),
+        text.contains("`cert[PUB_KEY_ID_2]`: cannot read /nonexistent/pub.pem"),
         "{text}"
     );
 }
@@ -506,7 +604,7 @@ fn factory_takes_wechatpay_php_keys() {
     for needle in [
         "`serial`",
         "`privateKey` must be a string",
-        "`certs` must hold",
+        "`certs`: at least one",
         "`handler` is not a configuration key",
     ] {
         assert!(text.contains(needle), "missing {needle} in {text}");

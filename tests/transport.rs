@@ -1,8 +1,13 @@
-//! The transport: TLS with HTTP/2 by ALPN, pooled connections shared by clones, the body cap.
+//! The transport: TLS with HTTP/2 by ALPN, pooled connections shared by clones, HTTP/1.1 only
+//! on request, each time limit with its stage, the body cap, and errors in plain words.
 
 mod common;
 
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
 use common::{Fault, TestServer};
+use wechatpay::error::TimeoutStage;
 use wechatpay::{json, Error};
 
 #[test]
@@ -16,11 +21,18 @@ fn tls_negotiates_http2_and_calls_verify() {
 }
 
 #[test]
-fn an_untrusted_certificate_is_a_transport_error() {
+fn an_untrusted_certificate_is_a_transport_error_that_says_so() {
     let server = TestServer::start_tls();
     let wxpay = common::builder(&server.base_uri()).build().unwrap();
     let err = wxpay.chain("v3/tls").get(()).unwrap_err();
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "TLS with localhost:{} failed: invalid peer certificate: UnknownIssuer",
+            server.addr.port()
+        )
+    );
     assert!(server.seen().is_empty());
 }
 
@@ -42,7 +54,7 @@ fn clones_share_one_pooled_connection() {
 }
 
 #[test]
-fn a_body_over_the_cap_is_refused() {
+fn a_body_over_the_cap_is_refused_naming_the_cap() {
     let server = TestServer::start();
     let wxpay = common::builder(&server.base_uri())
         .max_body_bytes(16)
@@ -50,6 +62,11 @@ fn a_body_over_the_cap_is_refused() {
         .unwrap();
     let err = wxpay.chain("v3/long-echo").get(()).unwrap_err();
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("than the 16-byte limit (`max_body_bytes`)") && text.contains("download"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -81,7 +98,7 @@ fn http1_only_keeps_a_tls_server_on_http1() {
     assert_eq!(server.last().version, http::Version::HTTP_11);
 }
 
-// -- HTTP/1.1 connections driven by the calls (`http1_only`) ------------------------------
+// -- HTTP/1.1 only (`http1_only`) ---------------------------------------------------------
 
 fn http1_client(server: &TestServer) -> wechatpay::Client {
     let mut b = common::builder(&server.base_uri()).http1_only();
@@ -158,13 +175,13 @@ fn http1_only_errors_are_the_same_as_the_default_pools() {
 
     let wxpay = common::builder(&server.base_uri())
         .http1_only()
-        .timeout(std::time::Duration::from_millis(100))
+        .timeout(Duration::from_millis(100))
         .build()
         .unwrap();
-    server.fault(Fault::Delay(std::time::Duration::from_millis(500)));
+    server.fault(Fault::Delay(Duration::from_millis(500)));
     let err = wxpay.chain("v3/slow").get(()).unwrap_err();
     assert!(
-        matches!(err, Error::Timeout(wechatpay::error::TimeoutStage::Total)),
+        matches!(err, Error::Timeout(TimeoutStage::Total)),
         "{err:?}"
     );
     // The connection abandoned mid-call is not handed out again.
@@ -307,13 +324,13 @@ fn http1_only_replaces_a_pooled_connection_closed_while_idle() {
         let rt = tokio::runtime::Runtime::new().unwrap();
         for path in ["v3/first", "v3/second"] {
             // Let the close reach the client before its next call, on either door.
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(50));
             assert_eq!(
                 wxpay.chain(path).get(()).unwrap().status(),
                 200,
                 "tls {tls}"
             );
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(50));
             let status = rt
                 .block_on(wxpay.chain(path).get_async(()))
                 .unwrap()
@@ -337,6 +354,8 @@ fn http1_only_reaches_an_ipv6_literal() {
         .build()
         .unwrap();
     assert_eq!(wxpay.chain("v3/six").get(()).unwrap().status(), 200);
+    // The server closes each connection after one answer; let the close arrive first.
+    std::thread::sleep(Duration::from_millis(50));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let status = rt
         .block_on(wxpay.chain("v3/six").get_async(()))
@@ -351,7 +370,13 @@ fn http1_only_reaches_an_ipv6_literal() {
 #[test]
 fn http1_only_blocking_calls_carry_large_bodies_both_ways() {
     for server in [TestServer::start(), TestServer::start_tls()] {
-        let wxpay = http1_client(&server);
+        let mut builder = common::builder(&server.base_uri())
+            .http1_only()
+            .max_body_bytes(32 << 20);
+        if let Some(pem) = &server.tls_root_pem {
+            builder = builder.root_certificate(pem.as_bytes().to_vec());
+        }
+        let wxpay = builder.build().unwrap();
         for size in [1, 100_000, 12 << 20] {
             let blob: String = (0..size)
                 .map(|i| char::from(b'a' + (i % 26) as u8))
@@ -368,27 +393,45 @@ fn http1_only_blocking_calls_carry_large_bodies_both_ways() {
     }
 }
 
-#[test]
-fn http1_only_connect_failures_are_typed_on_both_doors() {
+/// Calls each door and returns both errors.
+fn both_doors(wxpay: &wechatpay::Client, path: &str) -> [Error; 2] {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let both_doors = |wxpay: &wechatpay::Client| {
-        let blocking = wxpay.chain("v3/x").get(()).unwrap_err();
-        let via_async = rt.block_on(wxpay.chain("v3/x").get_async(())).unwrap_err();
-        [blocking, via_async]
-    };
+    let blocking = wxpay.chain(path).get(()).unwrap_err();
+    let via_async = rt.block_on(wxpay.chain(path).get_async(())).unwrap_err();
+    [blocking, via_async]
+}
 
+#[test]
+fn connect_failures_are_typed_and_say_what_happened_on_both_doors() {
     // Nobody listens.
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
     let wxpay = common::builder(&format!("http://127.0.0.1:{port}/"))
-        .http1_only()
         .build()
         .unwrap();
-    for err in both_doors(&wxpay) {
+    for err in both_doors(&wxpay, "v3/x") {
         assert!(matches!(err, Error::Transport(_)), "{err:?}");
         assert!(err.is_transport(), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("cannot connect to 127.0.0.1:{port}: connection refused")
+        );
+        // The cause underneath is still there for whoever walks the chain.
+        assert!(std::error::Error::source(&err).is_some(), "{err:?}");
+    }
+
+    // A name that cannot resolve (RFC 6761 reserves `.invalid`).
+    let wxpay = common::builder("https://wechatpay-test.invalid/")
+        .build()
+        .unwrap();
+    for err in both_doors(&wxpay, "v3/x") {
+        assert!(
+            err.to_string()
+                .starts_with("cannot resolve wechatpay-test.invalid: "),
+            "{err}"
+        );
     }
 
     // A certificate the client does not trust.
@@ -397,38 +440,153 @@ fn http1_only_connect_failures_are_typed_on_both_doors() {
         .http1_only()
         .build()
         .unwrap();
-    for err in both_doors(&wxpay) {
+    for err in both_doors(&wxpay, "v3/x") {
         assert!(matches!(err, Error::Transport(_)), "{err:?}");
+        assert!(
+            err.to_string().contains("invalid peer certificate"),
+            "{err}"
+        );
     }
     assert!(server.seen().is_empty());
+}
 
-    // A server that accepts and then never answers the TLS handshake: the call's total limit
-    // ends it.
+/// The connect limit covers the whole of opening a connection: a server that accepts TCP and
+/// never answers the TLS handshake is a connect timeout, well before the total limit.
+#[test]
+fn a_stalled_tls_handshake_is_a_connect_timeout() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
     let wxpay = common::builder(&format!("https://localhost:{port}/"))
-        .http1_only()
-        .timeout(std::time::Duration::from_millis(300))
+        .connect_timeout(Duration::from_millis(300))
+        .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
-    let started = std::time::Instant::now();
-    for err in both_doors(&wxpay) {
+    let started = Instant::now();
+    for err in both_doors(&wxpay, "v3/x") {
         assert!(
-            matches!(err, Error::Timeout(wechatpay::error::TimeoutStage::Total)),
+            matches!(err, Error::Timeout(TimeoutStage::Connect)),
             "{err:?}"
         );
     }
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_millis(2 * 300 + 200),
+        "{elapsed:?}"
+    );
     drop(silent);
 }
 
-/// A limit too long to add to the clock is no limit, not a panic, on either pool and door.
+/// A raw server on loopback: each accepted connection is handed to `script` on a thread of
+/// its own.
+fn raw_server(script: fn(std::net::TcpStream)) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || script(stream));
+        }
+    });
+    port
+}
+
+/// Reads one request head.
+fn read_head(stream: &mut std::net::TcpStream) {
+    let mut request = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
 #[test]
-fn an_unbounded_timeout_is_accepted_by_both_pools() {
+fn headers_later_than_the_response_timeout_are_a_response_timeout() {
+    let port = raw_server(|mut stream| {
+        read_head(&mut stream);
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let wxpay = common::builder(&format!("http://127.0.0.1:{port}/"))
+        .response_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    for err in both_doors(&wxpay, "v3/x") {
+        assert!(
+            matches!(err, Error::Timeout(TimeoutStage::Response)),
+            "{err:?}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_millis(2 * 200 + 250));
+    // Per call, the option overrides the client's limit.
+    let wxpay = common::builder(&format!("http://127.0.0.1:{port}/"))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = wxpay
+        .chain("v3/x")
+        .get(json!({"response_timeout": 0.2}))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout(TimeoutStage::Response)),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(450));
+}
+
+#[test]
+fn a_body_that_stalls_is_a_read_timeout() {
+    let port = raw_server(|mut stream| {
+        read_head(&mut stream);
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"a\":");
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let wxpay = common::builder(&format!("http://127.0.0.1:{port}/"))
+        .read_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    for err in both_doors(&wxpay, "v3/x") {
+        assert!(matches!(err, Error::Timeout(TimeoutStage::Read)), "{err:?}");
+    }
+    assert!(started.elapsed() < Duration::from_millis(2 * 200 + 250));
+}
+
+/// An answer that declares more than the cap is refused at its headers, without waiting for
+/// (or reading) the body.
+#[test]
+fn a_declared_length_over_the_cap_is_refused_at_the_headers() {
+    let port = raw_server(|mut stream| {
+        read_head(&mut stream);
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 104857600\r\n\r\n");
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let wxpay = common::builder(&format!("http://127.0.0.1:{port}/"))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    for err in both_doors(&wxpay, "v3/x") {
+        let text = err.to_string();
+        assert!(
+            text.contains("declares 104857600 bytes, more than the 4 MiB limit"),
+            "{text}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+/// A limit too long to add to the clock is no limit, not a panic, on either door.
+#[test]
+fn an_unbounded_timeout_is_accepted() {
     let server = TestServer::start();
     let rt = tokio::runtime::Runtime::new().unwrap();
     for http1_only in [false, true] {
-        let mut builder = common::builder(&server.base_uri()).timeout(std::time::Duration::MAX);
+        let mut builder = common::builder(&server.base_uri())
+            .timeout(Duration::MAX)
+            .connect_timeout(Duration::MAX)
+            .response_timeout(Duration::MAX)
+            .read_timeout(Duration::MAX);
         if http1_only {
             builder = builder.http1_only();
         }

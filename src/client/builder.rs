@@ -61,6 +61,30 @@ pub struct ClientBuilder {
     problems: Vec<String>,
     apiv3_key: Option<std::result::Result<ApiV3Key, KeyError>>,
     refetch_certificates: bool,
+    /// Whether problems name the builder's methods or wechatpay-php's configuration keys.
+    naming: Naming,
+}
+
+/// Whose names the builder's messages use for a setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Naming {
+    /// The builder's method names (`private_key`).
+    Rust,
+    /// wechatpay-php's configuration keys, for `Builder::factory` (`privateKey`).
+    Php,
+}
+
+impl Naming {
+    /// The name of a setting, given by its builder method.
+    fn of(self, method: &'static str) -> &'static str {
+        match (self, method) {
+            (Naming::Php, "private_key") => "privateKey",
+            (Naming::Php, "cert") => "certs",
+            (Naming::Php, "header") => "headers",
+            (Naming::Php, "apiv3_key") => "apiv3Key",
+            (_, method) => method,
+        }
+    }
 }
 
 type StackEdit = Box<dyn FnOnce(&mut Stack) -> Result<()> + Send>;
@@ -82,6 +106,7 @@ impl Default for ClientBuilder {
             problems: Vec::new(),
             apiv3_key: None,
             refetch_certificates: false,
+            naming: Naming::Rust,
         }
     }
 }
@@ -184,15 +209,33 @@ impl ClientBuilder {
         self
     }
 
-    /// The total time limit of a call (connect, send, wait and read), 30 s by default.
+    /// The total time limit of a call (connect, send, wait and read, every retry included),
+    /// 30 s by default. A download's body, which streams, is bounded by
+    /// [`read_timeout`](Self::read_timeout) instead. Must be more than zero.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.transport.timeout = timeout;
         self
     }
 
-    /// The time limit for opening a TCP connection, 10 s by default.
+    /// The time limit for opening a connection (DNS lookup, TCP connect and TLS handshake),
+    /// 10 s by default. Must be more than zero.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.transport.connect_timeout = timeout;
+        self
+    }
+
+    /// The time limit from the moment a connection carries the request until the answer's
+    /// headers arrive. Unset by default (the total limit applies). Must be more than zero.
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.response_timeout = Some(timeout);
+        self
+    }
+
+    /// The longest wait for the next chunk of an answer's body, 30 s by default: it catches a
+    /// server that stalls or drips mid-body without cutting a long download short. Must be
+    /// more than zero.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.read_timeout = Some(timeout);
         self
     }
 
@@ -202,19 +245,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Speaks only HTTP/1.1, over connections that each call drives itself on its own
-    /// thread.
-    ///
-    /// By default HTTP/2 is offered too and the server chooses, and every connection is
-    /// driven by a task on the crate's I/O runtime, so that many concurrent calls can share
-    /// one HTTP/2 connection. With `http1_only`, a call checks an idle HTTP/1.1 connection
-    /// out of the pool (or opens one), polls it together with its own request until the
-    /// answer is read, and checks it back in. That saves the hand-off to and from the I/O
-    /// runtime on every call, which suits callers that make one call at a time per thread.
-    /// Each call in flight holds a connection of its own. On Unix, blocking calls go further:
-    /// their connections are plain sockets that the calling thread itself waits on, so the
-    /// answer wakes it directly; async calls use connections of the crate's runtime, pooled
-    /// apart. docs/performance.md has the figures.
+    /// Offers only HTTP/1.1 (by default HTTP/2 is offered too and the server chooses, so that
+    /// concurrent calls can share one connection). For a gateway that mishandles HTTP/2.
     ///
     /// ```
     /// # fn main() -> Result<(), wechatpay::Error> {
@@ -236,7 +268,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The largest accepted response body, 256 MiB by default.
+    /// The largest answer read whole, 4 MiB by default (WeChat Pay's JSON and XML answers are
+    /// a few KiB). An answer that declares or reaches more is refused; files are fetched with
+    /// `Chain::download`, which streams them. Must be more than zero.
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.transport.max_body_bytes = bytes;
         self
@@ -298,27 +332,42 @@ impl ClientBuilder {
         self
     }
 
+    /// Names settings in problems by wechatpay-php's configuration keys (`Builder::factory`).
+    pub(crate) fn php_names(mut self) -> Self {
+        self.naming = Naming::Php;
+        self
+    }
+
     /// Checks the configuration and builds the client.
     ///
     /// # Errors
     /// [`Error::Config`] listing every problem found: each missing setting, an unloadable
     /// key, an empty `certs` (allowed with [`refetch_certificates`](Self::refetch_certificates)),
     /// a `certs` entry with the merchant's own serial, a bad base URI or header, an APIv3 key
-    /// that is not 32 bytes, `refetch_certificates` without an APIv3 key.
+    /// that is not 32 bytes, `refetch_certificates` without an APIv3 key, a zero time limit
+    /// or body cap, a middleware edit that names an unknown layer. Problems name the
+    /// builder's methods (`private_key`), or wechatpay-php's keys (`privateKey`) for a
+    /// builder from [`Builder::factory`](crate::Builder::factory). A shared
+    /// [`PlatformKeys`] is changed only when the client is built.
     pub fn build(self) -> Result<Client> {
+        let naming = self.naming;
+        let name = |method| naming.of(method);
         let mut problems = self.problems;
-        let mchid = required_id(&mut problems, self.mchid, "mchid", "the merchant id");
+        let mchid = required_id(&mut problems, self.mchid, name("mchid"), "the merchant id");
         let serial = required_id(
             &mut problems,
             self.serial,
-            "serial",
+            name("serial"),
             "the merchant API certificate serial",
         );
 
         let mut merchant_key = None;
         let signer: Option<Arc<dyn Signer>> = match self.private_key {
             None => {
-                problems.push("`privateKey` (the merchant private key) is required".into());
+                problems.push(format!(
+                    "`{}` (the merchant private key) is required",
+                    name("private_key")
+                ));
                 None
             }
             Some(PrivateKeySource::Signer(s)) => Some(s),
@@ -337,17 +386,19 @@ impl ClientBuilder {
                         Some(Arc::new(key))
                     }
                     Err(e) => {
-                        problems.push(format!("`privateKey`: {e}"));
+                        problems.push(format!("`{}`: {e}", name("private_key")));
                         None
                     }
                 }
             }
         };
 
-        let keys = self.platform_keys.unwrap_or_default();
+        // Loaded now, installed only once every check has passed: the store may be shared.
+        let mut trusted = Vec::with_capacity(self.certs.len());
         for (id, source) in self.certs {
+            let certs = name("cert");
             if id.trim().is_empty() {
-                problems.push("`certs`: an entry has an empty serial or key id".into());
+                problems.push(format!("`{certs}`: an entry has an empty serial or key id"));
                 continue;
             }
             if serial
@@ -355,8 +406,8 @@ impl ClientBuilder {
                 .is_some_and(|s| s.eq_ignore_ascii_case(id.trim()))
             {
                 problems.push(format!(
-                    "`certs` contains `{id}`, the merchant's own serial; it must hold WeChat Pay's \
-                     platform certificates or public key (PUB_KEY_ID_...)"
+                    "`{certs}` contains `{id}`, the merchant's own serial; it must hold WeChat \
+                     Pay's platform certificates or public key (PUB_KEY_ID_...)"
                 ));
                 continue;
             }
@@ -365,15 +416,15 @@ impl ClientBuilder {
                 PublicKeySource::Text(text) => Rsa::from_public(&text),
             };
             match key {
-                Ok(key) => keys.insert(&id, key),
-                Err(e) => problems.push(format!("`certs[{id}]`: {e}")),
+                Ok(key) => trusted.push((id, key)),
+                Err(e) => problems.push(format!("`{certs}[{id}]`: {e}")),
             }
         }
         let apiv3_key = match self.apiv3_key {
             None => None,
             Some(Ok(key)) => Some(key),
             Some(Err(e)) => {
-                problems.push(format!("`apiv3_key`: {e}"));
+                problems.push(format!("`{}`: {e}", name("apiv3_key")));
                 None
             }
         };
@@ -381,18 +432,20 @@ impl ClientBuilder {
             (false, _) => false,
             (true, Some(_)) => true,
             (true, None) => {
-                problems.push(
-                    "`refetch_certificates` needs `apiv3_key` to decrypt the certificates".into(),
-                );
+                problems.push(format!(
+                    "`refetch_certificates` needs `{}` to decrypt the certificates",
+                    name("apiv3_key")
+                ));
                 false
             }
         };
-        if keys.is_empty() && !refetch {
-            problems.push(
-                "`certs` must hold at least one WeChat Pay platform certificate or public key \
-                 (PUB_KEY_ID_...) to verify responses with"
-                    .into(),
-            );
+        let keys = self.platform_keys.unwrap_or_default();
+        if keys.is_empty() && trusted.is_empty() && !refetch {
+            problems.push(format!(
+                "`{}`: at least one WeChat Pay platform certificate or public key \
+                 (PUB_KEY_ID_...) is needed to verify responses with",
+                name("cert")
+            ));
         }
 
         let base = match BaseUri::parse(self.base_uri.as_deref().unwrap_or(BaseUri::DEFAULT)) {
@@ -409,11 +462,55 @@ impl ClientBuilder {
             HeaderValue::from_static(concat!("wechatpay-rust/", env!("CARGO_PKG_VERSION"))),
         );
         if let Err(e) = request::apply_headers(&mut default_headers, &self.headers) {
-            problems.push(format!("`headers`: {e}"));
+            problems.push(format!("`{}`: {e}", name("header")));
         }
 
-        let transport = match self.shared_transport {
-            Some(shared) => Some(shared),
+        let config = &self.transport;
+        let mut limits = vec![
+            ("timeout", Some(config.timeout)),
+            ("connect_timeout", Some(config.connect_timeout)),
+            ("response_timeout", config.response_timeout),
+            ("read_timeout", config.read_timeout),
+        ];
+        limits.retain(|(_, limit)| limit.is_some_and(|d| d.is_zero()));
+        for (setting, _) in limits {
+            problems.push(format!("`{setting}` must be more than zero"));
+        }
+        if config.max_body_bytes == 0 {
+            problems.push("`max_body_bytes` must be more than zero".into());
+        }
+
+        // Edits are tried on a stack of the default layers' names, so that a bad edit (an
+        // unknown layer name, a duplicate) is reported with the rest.
+        let mut stack = Stack::new();
+        let mut edited = None;
+        if let (Some(mchid), Some(serial), Some(signer), Some(base)) =
+            (&mchid, &serial, &signer, &base)
+        {
+            let mut verifier =
+                VerifierLayer::new(keys.clone()).max_skew_seconds(self.max_skew_seconds);
+            if let (true, Some(key)) = (refetch, &apiv3_key) {
+                verifier = verifier
+                    .refetch_certificates(Refetch::new(key.clone()).base_uri(base.as_str()));
+            }
+            let signer =
+                SignerLayer::new(mchid.clone(), serial.clone(), signer.clone(), keys.clone());
+            let defaults = stack
+                .push("verifier", verifier)
+                .and_then(|s| s.push("signer", signer).map(|_| ()));
+            if let Err(e) = defaults.and_then(|()| {
+                self.stack_edits
+                    .into_iter()
+                    .try_for_each(|edit| edit(&mut stack))
+            }) {
+                problems.push(format!("`middleware`: {e}"));
+            } else {
+                edited = Some(());
+            }
+        }
+
+        let transport = match &self.shared_transport {
+            Some(shared) => Some(Arc::clone(shared)),
             None => match Transport::new(self.transport) {
                 Ok(t) => Some(t),
                 Err(e) => {
@@ -423,25 +520,13 @@ impl ClientBuilder {
             },
         };
 
-        let (Some(mchid), Some(serial), Some(signer), Some(base), Some(transport), true) =
-            (mchid, serial, signer, base, transport, problems.is_empty())
+        let (Some(mchid), Some(base), Some(transport), Some(()), true) =
+            (mchid, base, transport, edited, problems.is_empty())
         else {
             return Err(Error::Config(ConfigError::new(problems)));
         };
-
-        let mut verifier = VerifierLayer::new(keys.clone()).max_skew_seconds(self.max_skew_seconds);
-        if let (true, Some(key)) = (refetch, &apiv3_key) {
-            verifier =
-                verifier.refetch_certificates(Refetch::new(key.clone()).base_uri(base.as_str()));
-        }
-        let mut stack = Stack::new();
-        stack.push("verifier", verifier)?;
-        stack.push(
-            "signer",
-            SignerLayer::new(mchid.clone(), serial, signer, keys.clone()),
-        )?;
-        for edit in self.stack_edits {
-            edit(&mut stack)?;
+        for (id, key) in trusted {
+            keys.insert(&id, key);
         }
 
         Ok(Client {

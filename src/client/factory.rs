@@ -31,7 +31,7 @@ impl Builder {
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn factory(config: Value) -> Result<Client> {
-        let mut builder = Client::builder();
+        let mut builder = Client::builder().php_names();
         let Value::Object(map) = config else {
             return builder
                 .problem("the configuration must be a JSON object".into())

@@ -22,7 +22,7 @@ pub use factory::Builder;
 pub use php_names::segment_from_php;
 
 use crate::crypto::{ApiV3Key, RsaPrivateKey};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TimeoutStage};
 use crate::middleware::{Next, Stack};
 use crate::request::options::RequestOptions;
 use crate::request::response::Response;
@@ -157,6 +157,9 @@ impl Client {
         }
         let info = request.extensions().get::<CallInfo>();
         let http_errors = info.is_none_or(|i| i.http_errors);
+        let total = info
+            .and_then(|i| i.timeout)
+            .unwrap_or(self.inner.transport.config().timeout);
         // One span per call, with what identifies it and never a header value or body.
         let span = tracing::debug_span!(
             "wechatpay.call",
@@ -168,10 +171,15 @@ impl Client {
         );
         let started = std::time::Instant::now();
         let inner = &self.inner;
-        let outcome = Next::new(&inner.stack, &inner.transport)
-            .run(request)
-            .instrument(span.clone())
-            .await;
+        // The total limit covers the whole stack: every attempt a retry layer makes, and the
+        // certificate download the verifier may make.
+        let outcome = tokio::time::timeout(
+            total,
+            Next::new(&inner.stack, &inner.transport).run(request),
+        )
+        .instrument(span.clone())
+        .await
+        .unwrap_or(Err(Error::Timeout(TimeoutStage::Total)));
         span.record("elapsed_us", started.elapsed().as_micros());
         let response = match outcome {
             Ok(response) => response,

@@ -151,11 +151,9 @@ impl RefetchState {
         if let Some(ua) = &origin.user_agent {
             request.headers_mut().insert(USER_AGENT, ua.clone());
         }
-        request.extensions_mut().insert(CallInfo {
-            template: Cow::Borrowed(ENDPOINT),
-            timeout: None,
-            http_errors: true,
-        });
+        request
+            .extensions_mut()
+            .insert(CallInfo::new(Cow::Borrowed(ENDPOINT)));
         let response = next.run(request).await?;
         if !response.status().is_success() {
             return Err(Error::Middleware(format!(

@@ -52,15 +52,36 @@ impl BaseUri {
     }
 }
 
-/// Facts about the call that travel with the request through the middleware stack.
+/// Facts about the call that travel with the request through the middleware stack, in its
+/// extensions. Layers read them; the crate sets them.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CallInfo {
     /// The path template as the caller wrote it, e.g. `v3/pay/transactions/id/{transaction_id}`.
     pub template: Cow<'static, str>,
     /// The total time limit for this call, when it overrides the client's.
     pub timeout: Option<Duration>,
+    /// The limit from sending the request to the answer's headers, when it overrides the
+    /// client's.
+    pub response_timeout: Option<Duration>,
+    /// The longest wait for the next chunk of the answer's body, when it overrides the
+    /// client's.
+    pub read_timeout: Option<Duration>,
     /// False when non-2xx answers should be returned rather than raised.
     pub http_errors: bool,
+}
+
+impl CallInfo {
+    /// A call to `template` with the client's limits, raising non-2xx answers.
+    pub(crate) fn new(template: Cow<'static, str>) -> Self {
+        Self {
+            template,
+            timeout: None,
+            response_timeout: None,
+            read_timeout: None,
+            http_errors: true,
+        }
+    }
 }
 
 /// Builds the unsigned request for `method` on `template`.
@@ -76,26 +97,33 @@ pub(crate) fn assemble(
         None => Cow::Borrowed(base),
     };
     let trimmed = template.trim_start_matches('/');
-    // APIv2 endpoints live at the host's root: `v2/pay/micropay` is sent as `/pay/micropay`,
-    // as wechatpay-php does. The `v2/` prefix only selects the protocol.
-    let trimmed = trimmed.strip_prefix("v2/").unwrap_or(trimmed);
-    let (path_template, literal_query) = match trimmed.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (trimmed, None),
+    let uri = match absolute_url(trimmed) {
+        Some(url) => {
+            opts.validate(&[], trimmed)?;
+            follow(url, &base, &opts)?
+        }
+        None => {
+            // APIv2 endpoints live at the host's root: `v2/pay/micropay` is sent as
+            // `/pay/micropay`, as wechatpay-php does. The `v2/` prefix only selects the protocol.
+            let trimmed = trimmed.strip_prefix("v2/").unwrap_or(trimmed);
+            let (path_template, literal_query) = match trimmed.split_once('?') {
+                Some((path, query)) => (path, Some(query)),
+                None => (trimmed, None),
+            };
+            opts.validate(&template::placeholders(path_template), &template)?;
+            let mut uri = String::with_capacity(base.as_str().len() + trimmed.len() + 32);
+            uri.push_str(base.as_str());
+            template::expand_path(path_template, &opts.vars, &mut uri)?;
+            append_query(
+                &mut uri,
+                literal_query,
+                opts.raw_query.as_deref(),
+                &opts.query,
+            );
+            uri.parse()
+                .map_err(|e| RequestError::InvalidUri(format!("assembled uri is invalid: {e}")))?
+        }
     };
-
-    let mut uri = String::with_capacity(base.as_str().len() + trimmed.len() + 32);
-    uri.push_str(base.as_str());
-    template::expand_path(path_template, &opts.vars, &mut uri)?;
-    append_query(
-        &mut uri,
-        literal_query,
-        opts.raw_query.as_deref(),
-        &opts.query,
-    );
-    let uri: http::Uri = uri
-        .parse()
-        .map_err(|e| RequestError::InvalidUri(format!("assembled uri is invalid: {e}")))?;
 
     let mut headers = default_headers.clone();
     let body = match (opts.json, opts.body) {
@@ -127,9 +155,64 @@ pub(crate) fn assemble(
     request.extensions_mut().insert(CallInfo {
         template,
         timeout: opts.timeout,
+        response_timeout: opts.response_timeout,
+        read_timeout: opts.read_timeout,
         http_errors: opts.http_errors,
     });
     Ok(request)
+}
+
+/// The hosts of WeChat Pay's merchant API: the main one, the backup WeChat Pay's docs name
+/// for failover, and the Hong Kong one.
+const WECHATPAY_HOSTS: &[&str] = &[
+    "api.mch.weixin.qq.com",
+    "api2.mch.weixin.qq.com",
+    "apihk.mch.weixin.qq.com",
+];
+
+/// `text` when it is an absolute http(s) URL rather than a path template.
+fn absolute_url(text: &str) -> Option<&str> {
+    let scheme = text.get(..8)?.to_ascii_lowercase();
+    (scheme.starts_with("http://") || scheme == "https://").then_some(text)
+}
+
+/// An absolute URL, as WeChat Pay returns them (a bill's `download_url`), is sent exactly as
+/// given, with the call's `query` appended, when it is on the client's base origin or on a
+/// WeChat Pay host over https. Anything else is refused: the call's signature would go to a
+/// host the caller did not configure.
+fn follow(url: &str, base: &BaseUri, opts: &RequestOptions) -> Result<http::Uri, RequestError> {
+    let parsed: http::Uri = url
+        .parse()
+        .map_err(|e| RequestError::InvalidUri(format!("`{url}`: {e}")))?;
+    let base: http::Uri = base
+        .as_str()
+        .parse()
+        .map_err(|e| RequestError::InvalidUri(format!("base uri: {e}")))?;
+    let same_origin = parsed.scheme() == base.scheme() && parsed.authority() == base.authority();
+    let wechatpay = parsed.scheme_str() == Some("https")
+        && parsed.port().is_none()
+        && parsed
+            .host()
+            .is_some_and(|h| WECHATPAY_HOSTS.iter().any(|w| h.eq_ignore_ascii_case(w)));
+    if !same_origin && !wechatpay {
+        return Err(RequestError::InvalidUri(format!(
+            "`{url}` is neither on the client's base uri `{}` nor on a WeChat Pay host \
+             ({}); give a path instead, or set `base_uri`",
+            base,
+            WECHATPAY_HOSTS.join(", ")
+        )));
+    }
+    if opts.query.is_empty() && opts.raw_query.is_none() {
+        return Ok(parsed);
+    }
+    let (path, query) = match url.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (url, None),
+    };
+    let mut text = path.to_string();
+    append_query(&mut text, query, opts.raw_query.as_deref(), &opts.query);
+    text.parse()
+        .map_err(|e| RequestError::InvalidUri(format!("`{text}`: {e}")))
 }
 
 fn append_query(
@@ -231,6 +314,44 @@ mod tests {
         assert_eq!(r.uri().path(), "/pay/micropay");
         let info = r.extensions().get::<CallInfo>().unwrap();
         assert_eq!(info.template, "v2/pay/micropay");
+    }
+
+    #[test]
+    fn an_absolute_url_on_the_base_or_a_wechatpay_host_is_sent_as_given() {
+        let url =
+            "https://api.mch.weixin.qq.com/v3/billdownload/file?token=6XIv5TUPto7pByrTZKsB%2FA";
+        let r = build(url, json!({})).unwrap();
+        assert_eq!(r.uri().to_string(), url);
+        let r = build(
+            "https://API2.mch.weixin.qq.com/v3/billdownload/file?token=AbC",
+            json!({"query": {"tar_type": "GZIP"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            r.uri().path_and_query().unwrap().as_str(),
+            "/v3/billdownload/file?token=AbC&tar_type=GZIP"
+        );
+    }
+
+    #[test]
+    fn an_absolute_url_elsewhere_is_refused_before_sending() {
+        for url in [
+            "https://evil.example/v3/billdownload/file",
+            "http://api.mch.weixin.qq.com/v3/x",
+            "https://api.mch.weixin.qq.com:8443/v3/x",
+            "https://api.mch.weixin.qq.com.evil.example/v3/x",
+        ] {
+            let e = build(url, json!({})).unwrap_err();
+            assert!(
+                matches!(&e, Error::Request(RequestError::InvalidUri(why)) if why.contains(url)),
+                "{url}: {e}"
+            );
+        }
+        let e = build("https://api.mch.weixin.qq.com/v3/x", json!({"id": "1"})).unwrap_err();
+        assert!(
+            matches!(e, Error::Request(RequestError::UnknownOption { .. })),
+            "{e}"
+        );
     }
 
     #[test]

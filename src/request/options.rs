@@ -1,8 +1,9 @@
 //! Per-call options, from a JSON map in wechatpay-php's (Guzzle's) shape or a typed builder.
 //!
-//! Recognised keys: `json`, `query`, `headers`, `body`, `base_uri`, `timeout` and
-//! `http_errors`. Every other top-level key is a path variable that
-//! fills a `{placeholder}`.
+//! The recognised keys are [`OPTION_KEYS`]. Every other top-level key is a path variable and
+//! must fill a `{placeholder}` of the path: a key that does neither is refused when the
+//! request is assembled, with the closest known name, so a typo (`jsom`, `card-id` for
+//! `{card_id}`) never goes unnoticed.
 
 use std::time::Duration;
 
@@ -10,6 +11,19 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, RequestError, Result};
+
+/// The option keys a call may carry besides its path variables.
+pub(crate) const OPTION_KEYS: &[&str] = &[
+    "json",
+    "query",
+    "headers",
+    "body",
+    "base_uri",
+    "timeout",
+    "response_timeout",
+    "read_timeout",
+    "http_errors",
+];
 
 /// Guzzle options wechatpay-php users may pass that this crate does not implement; they are
 /// refused by name rather than mistaken for path variables.
@@ -58,6 +72,8 @@ pub struct RequestOptions {
     pub(crate) body: Option<Bytes>,
     pub(crate) base_uri: Option<String>,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) response_timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
     pub(crate) http_errors: bool,
 }
 
@@ -88,7 +104,7 @@ impl RequestOptions {
         let mut opts = Self::new();
         for (key, value) in map {
             match key.as_str() {
-                "json" => opts.json = Some(value),
+                "json" => opts.json = Some(json_body(value)?),
                 "query" => opts.set_query(value)?,
                 "headers" => opts.set_headers(value)?,
                 "body" => match value {
@@ -110,6 +126,10 @@ impl RequestOptions {
                     }
                 },
                 "timeout" => opts.timeout = Some(seconds("timeout", &value)?),
+                "response_timeout" => {
+                    opts.response_timeout = Some(seconds("response_timeout", &value)?)
+                }
+                "read_timeout" => opts.read_timeout = Some(seconds("read_timeout", &value)?),
                 "http_errors" => match value {
                     Value::Bool(b) => opts.http_errors = b,
                     other => {
@@ -136,7 +156,8 @@ impl RequestOptions {
         self
     }
 
-    /// Sets the JSON body (sent as `application/json`).
+    /// Sets the JSON body (sent as `application/json`): an object or an array; anything else
+    /// is refused when the call is made.
     pub fn json(mut self, body: impl Into<Value>) -> Self {
         self.json = Some(body.into());
         self
@@ -166,9 +187,22 @@ impl RequestOptions {
         self
     }
 
-    /// Overrides the client's total time limit for this call.
+    /// Overrides the client's total time limit for this call. A zero limit is refused when
+    /// the call is made.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Overrides the client's limit from sending the request to the answer's headers.
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = Some(timeout);
+        self
+    }
+
+    /// Overrides the client's longest wait for the next chunk of the answer's body.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
         self
     }
 
@@ -268,6 +302,77 @@ impl IntoRequestOptions for () {
     }
 }
 
+impl RequestOptions {
+    /// Checks what the typed builder could not check when each value was set: the shape of
+    /// the JSON body, that no limit is zero, and that every path variable fills a placeholder
+    /// of `template` (named in `placeholders`).
+    pub(crate) fn validate(&self, placeholders: &[&str], template: &str) -> Result<()> {
+        if let Some(json) = &self.json {
+            json_shape(json)?;
+        }
+        for (key, limit) in [
+            ("timeout", self.timeout),
+            ("response_timeout", self.response_timeout),
+            ("read_timeout", self.read_timeout),
+        ] {
+            if limit.is_some_and(|d| d.is_zero()) {
+                return Err(invalid(format!("`{key}` must be more than zero")));
+            }
+        }
+        match self
+            .vars
+            .keys()
+            .find(|k| !placeholders.contains(&k.as_str()))
+        {
+            None => Ok(()),
+            Some(key) => {
+                let candidates = OPTION_KEYS.iter().chain(placeholders).copied();
+                Err(Error::Request(RequestError::UnknownOption {
+                    key: key.clone(),
+                    template: template.to_string(),
+                    suggestion: closest(key, candidates).map(str::to_string),
+                }))
+            }
+        }
+    }
+}
+
+/// The known name a mistyped `key` most likely meant: the same once case and `-`/`_` are
+/// ignored, or within a small edit distance.
+fn closest<'a>(key: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let fold = |s: &str| s.to_ascii_lowercase().replace('-', "_");
+    let folded = fold(key);
+    let allowed = (key.chars().count() / 3).clamp(1, 3);
+    candidates
+        .map(|c| {
+            let distance = if fold(c) == folded {
+                0
+            } else {
+                strsim::damerau_levenshtein(&folded, &fold(c))
+            };
+            (distance, c)
+        })
+        .filter(|(distance, _)| *distance <= allowed)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, c)| c)
+}
+
+/// A JSON body is an object or an array, as WeChat Pay's APIs take.
+fn json_shape(value: &Value) -> Result<()> {
+    match value {
+        Value::Object(_) | Value::Array(_) => Ok(()),
+        other => Err(invalid(format!(
+            "`json` must be an object or an array, not {}",
+            kind_of(other)
+        ))),
+    }
+}
+
+fn json_body(value: Value) -> Result<Value> {
+    json_shape(&value)?;
+    Ok(value)
+}
+
 fn invalid(why: String) -> Error {
     Error::Request(RequestError::InvalidOption(why))
 }
@@ -326,6 +431,70 @@ mod tests {
         );
         assert_eq!(o.headers, vec![("Idempotency-Key".into(), "k".into())]);
         assert_eq!(o.timeout, Some(Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn a_typo_names_the_closest_known_key() {
+        let opts = RequestOptions::from_value(json!({"jsom": {}, "card_id": "c"})).unwrap();
+        let e = opts
+            .validate(&["card_id"], "v3/cards/{card_id}")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid request: `jsom` is neither an option nor a placeholder of \
+             `v3/cards/{card_id}`; did you mean `json`?"
+        );
+        let opts = RequestOptions::from_value(json!({"card-id": "c"})).unwrap();
+        let e = opts
+            .validate(&["card_id"], "v3/cards/{card_id}")
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Request(RequestError::UnknownOption { key, suggestion: Some(s), .. })
+                if key == "card-id" && s == "card_id"),
+            "{e}"
+        );
+        let opts = RequestOptions::from_value(json!({"zzzzzz": 1})).unwrap();
+        let e = opts.validate(&[], "v3/x").unwrap_err();
+        assert!(!e.to_string().contains("did you mean"), "{e}");
+        assert!(RequestOptions::from_value(json!({"card_id": "c"}))
+            .unwrap()
+            .validate(&["card_id"], "v3/cards/{card_id}")
+            .is_ok());
+    }
+
+    #[test]
+    fn json_must_be_an_object_or_an_array() {
+        for bad in [json!("text"), json!(1), json!(true), json!(null)] {
+            let e = RequestOptions::from_value(json!({ "json": bad })).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("`json` must be an object or an array"),
+                "{e}"
+            );
+            let e = RequestOptions::new()
+                .json(bad)
+                .validate(&[], "v3/x")
+                .unwrap_err();
+            assert!(e.to_string().contains("`json`"), "{e}");
+        }
+        assert!(RequestOptions::from_value(json!({"json": [1]})).is_ok());
+    }
+
+    #[test]
+    fn zero_limits_are_refused_in_both_forms() {
+        for key in ["timeout", "response_timeout", "read_timeout"] {
+            let e = RequestOptions::from_value(json!({ key: 0 })).unwrap_err();
+            assert!(e.to_string().contains(&format!("`{key}`")), "{e}");
+        }
+        let e = RequestOptions::new()
+            .read_timeout(Duration::ZERO)
+            .validate(&[], "v3/x")
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`read_timeout` must be more than zero"),
+            "{e}"
+        );
     }
 
     #[test]

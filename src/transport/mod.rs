@@ -1,75 +1,124 @@
-//! The pooled HTTP client: hyper over rustls (the backend's provider, passed explicitly),
-//! TCP_NODELAY, a connect limit, a total limit and a body cap.
+//! The transport: one pooled hyper-util client over rustls, shared by clones of a client.
 //!
-//! Two pools, chosen on the builder:
-//! - by default, HTTP/2 and HTTP/1.1 offered by ALPN, each connection driven by its own task
-//!   on the crate's runtime (hyper-util's pool), so that many calls share one HTTP/2
-//!   connection;
-//! - with [`ClientBuilder::http1_only`](crate::ClientBuilder::http1_only), HTTP/1.1
-//!   connections the calls drive themselves ([`http1`]), the cheapest per sequential call.
+//! HTTP/2 and HTTP/1.1 are offered by ALPN (HTTP/1.1 only with
+//! [`ClientBuilder::http1_only`](crate::ClientBuilder::http1_only)), and every connection is
+//! driven by a task on the crate's runtime ([`runtime`]). The backend's rustls provider is
+//! passed explicitly: a process-wide default would panic in an application that also enables
+//! another backend.
+//!
+//! Each call's time limits, from the outside in: the total limit (applied around the whole
+//! middleware stack by the client, so it covers retries too), the connect limit (DNS, TCP and
+//! TLS, [`connect`]), the response limit (from the moment a connection carries the request
+//! until the answer's headers) and the read limit (the longest wait for the next chunk of the
+//! body). Bodies are read whole under a size cap, or streamed for downloads ([`body`]).
+//!
+//! Calls marked [`MutualTls`] go through a second pool whose connections present the
+//! merchant's API certificate, so that no other call ever does.
 
-mod http1;
+mod body;
+mod connect;
+mod error;
 pub(crate) mod runtime;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
+use http_body_util::Full;
+use hyper_util::client::legacy::connect::capture_connection;
 use hyper_util::rt::TokioTimer;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::error::{Error, KeyError, Result, TimeoutStage};
+pub(crate) use body::{BodyStream, StreamResponse, StreamedBody};
+pub(crate) use error::{classify, host_of};
+
+use crate::error::{ConfigError, Error, KeyError, Result, TimeoutStage};
 use crate::request::CallInfo;
 use crate::{HttpRequest, HttpResponse};
 
 /// Transport settings chosen on the builder.
 #[derive(Debug, Clone)]
 pub(crate) struct TransportConfig {
-    pub connect_timeout: Duration,
+    /// The total limit of a call that does not set its own.
     pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub response_timeout: Option<Duration>,
+    pub read_timeout: Option<Duration>,
     pub max_body_bytes: usize,
     pub extra_roots: Vec<Vec<u8>>,
     pub pool_idle_timeout: Duration,
     /// Offer HTTP/2 by ALPN (HTTP/1.1 is always offered).
     pub http2: bool,
+    /// The merchant's API certificate and key, for calls marked [`MutualTls`].
+    pub identity: Option<ClientIdentity>,
+}
+
+impl TransportConfig {
+    /// The default cap of an answer read whole: JSON and XML answers are a few KiB, and files
+    /// are streamed (`Chain::download`), so anything near this is not a WeChat Pay answer.
+    pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 }
 
 impl Default for TransportConfig {
     fn default() -> Self {
         Self {
-            connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
-            // Bills can be large; anything beyond this is not a WeChat Pay answer.
-            max_body_bytes: 256 * 1024 * 1024,
+            connect_timeout: Duration::from_secs(10),
+            response_timeout: None,
+            read_timeout: Some(Duration::from_secs(30)),
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             extra_roots: Vec::new(),
             pool_idle_timeout: Duration::from_secs(90),
             http2: true,
+            identity: None,
         }
     }
 }
 
-/// Sends requests over a shared connection pool.
-pub(crate) struct Transport {
-    pool: Pool,
-    config: TransportConfig,
+/// A client certificate chain and its private key, presented in mutual TLS.
+pub(crate) struct ClientIdentity {
+    pub certs: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
 }
 
-// One per pool, behind the transport's Arc: boxing the larger variant would save nothing.
-#[allow(clippy::large_enum_variant)]
-enum Pool {
-    /// hyper-util's pool: connection tasks on the crate's runtime, HTTP/2 by ALPN.
-    Tasks(hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>),
-    /// HTTP/1.1 connections driven by the calls that use them.
-    CallerDriven(http1::Http1Pool),
+impl Clone for ClientIdentity {
+    fn clone(&self) -> Self {
+        Self {
+            certs: self.certs.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("certs", &self.certs.len())
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Marks a request to be sent over mutual TLS with the merchant's API certificate (APIv2's
+/// `security` option).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MutualTls;
+
+type Pool = hyper_util::client::legacy::Client<connect::Connector, Full<Bytes>>;
+
+/// Sends requests over a shared connection pool.
+pub(crate) struct Transport {
+    plain: Pool,
+    /// The pool of connections that present the merchant certificate, when one is configured.
+    mutual: Option<Pool>,
+    config: TransportConfig,
 }
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
             .field("config", &self.config)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -81,13 +130,11 @@ impl Transport {
             for block in crate::crypto::PemUtil::parse(&String::from_utf8_lossy(pem))? {
                 if block.label == "CERTIFICATE" {
                     roots
-                        .add(rustls::pki_types::CertificateDer::from(block.der))
+                        .add(CertificateDer::from(block.der))
                         .map_err(|e| KeyError::Malformed(format!("root certificate: {e}")))?;
                 }
             }
         }
-        // The provider is passed explicitly: a process-wide default would panic when an
-        // application also enables another rustls backend.
         #[cfg(feature = "aws-lc-rs")]
         let provider = rustls::crypto::aws_lc_rs::default_provider();
         #[cfg(not(feature = "aws-lc-rs"))]
@@ -95,87 +142,105 @@ impl Transport {
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::transport(format!("TLS setup: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(config.connect_timeout));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1();
-        let pool = if config.http2 {
-            let executor =
-                crate::transport::runtime::Executor(crate::transport::runtime::handle()?);
-            Pool::Tasks(
-                hyper_util::client::legacy::Client::builder(executor)
-                    .pool_timer(TokioTimer::new())
-                    .timer(TokioTimer::new())
-                    .pool_idle_timeout(config.pool_idle_timeout)
-                    .build(https.enable_http2().wrap_connector(http)),
-            )
-        } else {
-            Pool::CallerDriven(http1::Http1Pool::new(
-                https.wrap_connector(http),
-                config.pool_idle_timeout,
-            ))
+            .with_root_certificates(roots);
+        let mutual = match &config.identity {
+            None => None,
+            Some(identity) => {
+                let tls = tls
+                    .clone()
+                    .with_client_auth_cert(identity.certs.clone(), identity.key.clone_key())
+                    .map_err(|e| {
+                        Error::Config(ConfigError::one(format!(
+                            "`merchant_cert`: the certificate and key cannot be used for TLS: {e}"
+                        )))
+                    })?;
+                Some(Self::pool(tls, &config)?)
+            }
         };
-        Ok(Arc::new(Self { pool, config }))
+        let plain = Self::pool(tls.with_no_client_auth(), &config)?;
+        Ok(Arc::new(Self {
+            plain,
+            mutual,
+            config,
+        }))
     }
 
-    /// Sends `req` and reads the whole response, within the call's total time limit.
+    fn pool(tls: rustls::ClientConfig, config: &TransportConfig) -> Result<Pool> {
+        let executor = runtime::Executor(runtime::handle()?);
+        Ok(hyper_util::client::legacy::Client::builder(executor)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(config.pool_idle_timeout)
+            .build(connect::Connector::new(
+                tls,
+                config.http2,
+                config.connect_timeout,
+            )))
+    }
+
+    pub(crate) fn config(&self) -> &TransportConfig {
+        &self.config
+    }
+
+    /// Sends `req` and reads the answer: whole under the size cap, or, for a request marked
+    /// [`StreamResponse`], with the body left in the answer's [`StreamedBody`] extension.
     pub(crate) async fn send(&self, req: HttpRequest) -> Result<HttpResponse> {
-        let limit = req
-            .extensions()
-            .get::<CallInfo>()
-            .and_then(|info| info.timeout)
-            .unwrap_or(self.config.timeout);
-        match tokio::time::timeout(limit, self.exchange(req)).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout(TimeoutStage::Total)),
-        }
-    }
-
-    async fn exchange(&self, req: HttpRequest) -> Result<HttpResponse> {
-        let client = match &self.pool {
-            Pool::Tasks(client) => client,
-            Pool::CallerDriven(pool) => {
-                return pool.exchange(req, self.config.max_body_bytes).await;
+        let info = req.extensions().get::<CallInfo>();
+        let response_timeout = info
+            .and_then(|i| i.response_timeout)
+            .or(self.config.response_timeout);
+        let read_timeout = info
+            .and_then(|i| i.read_timeout)
+            .or(self.config.read_timeout);
+        let stream = req.extensions().get::<StreamResponse>().is_some();
+        let pool = match (req.extensions().get::<MutualTls>(), &self.mutual) {
+            (None, _) => &self.plain,
+            (Some(_), Some(mutual)) => mutual,
+            (Some(_), None) => {
+                return Err(Error::Config(ConfigError::one(
+                    "this call asks for mutual TLS (`security`), which needs the merchant API \
+                     certificate: set `ClientBuilder::merchant_cert`",
+                )))
             }
         };
-        let response = client.request(req.map(Full::new)).await.map_err(classify)?;
-        let (parts, body) = response.into_parts();
-        let body = Limited::new(body, self.config.max_body_bytes)
-            .collect()
-            .await
-            .map_err(Error::Transport)?
-            .to_bytes();
-        Ok(http::Response::from_parts(parts, body))
-    }
-}
-
-/// Whether a connect timeout is anywhere in `e`'s chain of sources.
-fn is_connect_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(e);
-    while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                return true;
+        let host = host_of(req.uri());
+        let mut req = req.map(Full::new);
+        let response = match response_timeout {
+            None => pool.request(req).await,
+            Some(limit) => {
+                // The limit starts once a connection carries the request: opening one is the
+                // connect limit's business.
+                let mut connected = capture_connection(&mut req);
+                let responding = pool.request(req);
+                tokio::pin!(responding);
+                tokio::select! {
+                    biased;
+                    answered = &mut responding => answered,
+                    // Only the wake matters; its read guard must not live across the wait below.
+                    () = async { drop(connected.wait_for_connection_metadata().await) } => {
+                        tokio::time::timeout(limit, responding)
+                            .await
+                            .map_err(|_| Error::Timeout(TimeoutStage::Response))?
+                    }
+                }
             }
         }
-        source = err.source();
-    }
-    false
-}
-
-/// A transport failure, with a connect timeout told apart.
-fn classify(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
-    let e = e.into();
-    if is_connect_timeout(e.as_ref()) {
-        Error::Timeout(TimeoutStage::Connect)
-    } else {
-        Error::Transport(e)
+        .map_err(|e| classify(&host, e))?;
+        let (parts, body) = response.into_parts();
+        let body = BodyStream::new(body, read_timeout, host);
+        if stream {
+            let mut response = http::Response::from_parts(parts, Bytes::new());
+            response.extensions_mut().insert(StreamedBody::new(body));
+            return Ok(response);
+        }
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let body = body
+            .read_to_end(declared, self.config.max_body_bytes)
+            .await?;
+        Ok(http::Response::from_parts(parts, body))
     }
 }
