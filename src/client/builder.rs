@@ -250,8 +250,8 @@ impl ClientBuilder {
     ///
     /// ```
     /// # fn main() -> Result<(), wechatpay::Error> {
-    /// # let pem = include_str!("../tests/fixtures/merchant_pkcs8.pem");
-    /// # let platform = include_str!("../tests/fixtures/platform_public.pem");
+    /// # let pem = include_str!("../../tests/fixtures/merchant_pkcs8.pem");
+    /// # let platform = include_str!("../../tests/fixtures/platform_public.pem");
     /// let wxpay = wechatpay::Client::builder()
     ///     .mchid("1900000001")
     ///     .serial("1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C")
