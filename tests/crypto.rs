@@ -1,6 +1,7 @@
-//! The crypto toolbox: fixed vectors (computed independently with Python's `hashlib`/`hmac`,
-//! `cryptography` and `openssl enc`), interop with the openssl command line in both
-//! directions, and key loading in every form the fixtures provide.
+//! The crypto toolbox: fixed vectors (published NIST and GCM-specification vectors, and others
+//! computed independently with Python's `hashlib`/`hmac`, `cryptography`, OpenSSL's libcrypto
+//! and `openssl enc`/`pkeyutl`), interop with the openssl command line in both directions, and
+//! key loading in every form the fixtures provide.
 
 mod common;
 
@@ -27,6 +28,13 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 // -- fixed vectors ------------------------------------------------------------------------
 
 #[test]
@@ -39,6 +47,24 @@ fn aes_ecb_vector() {
         AesEcb::decrypt("pZwJZBLuy3mDACEQT4YTBw==", KEY).unwrap(),
         b"hello"
     );
+}
+
+#[test]
+fn aes_ecb_sp800_38a_vector() {
+    // NIST SP 800-38A, F.1.5 (ECB-AES256): four blocks, then the PKCS#7 block of sixteen
+    // 0x10 bytes (its ciphertext from `openssl enc -aes-256-ecb`).
+    let key = hex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4");
+    let plaintext = hex(concat!(
+        "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51",
+        "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710",
+    ));
+    let sealed = b64(&hex(concat!(
+        "f3eed1bdb5d2a03c064b5a7e3db181f8591ccb10d410ed26dc5ba74a31362870",
+        "b6ed21b99ca6f4f9f153e7b1beafed1d23304b7a39f9f3ff067d8d8f9e24ecc7",
+        "4c45dfb3b3b484ec35b0512dc8c1c4d6",
+    )));
+    assert_eq!(AesEcb::encrypt(&plaintext, &key).unwrap(), sealed);
+    assert_eq!(AesEcb::decrypt(&sealed, &key).unwrap(), plaintext);
 }
 
 #[test]
@@ -72,13 +98,92 @@ fn aes_gcm_vectors() {
         b"hello"
     );
 
-    // A 16-byte IV goes through the RustCrypto path (GHASH-derived counter block).
+    // A 16-byte IV takes the SP 800-38D path (a GHASH-derived pre-counter block).
     let sealed = AesGcm::encrypt(b"hello", KEY, b"0123456789abcdef", b"").unwrap();
     assert_eq!(sealed, "APoZlYqWRRz+/rRoTiEaxlXUiZD8");
     assert_eq!(
         AesGcm::decrypt(&sealed, KEY, b"0123456789abcdef", b"").unwrap(),
         b"hello"
     );
+}
+
+#[test]
+fn aes_gcm_test_case_17_of_the_gcm_specification() {
+    // McGrew & Viega, "The Galois/Counter Mode of Operation (GCM)", test case 17: AES-256
+    // with a 64-bit IV (the specification's test case 5 for a 256-bit key).
+    let key = hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
+    let plaintext = hex(concat!(
+        "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72",
+        "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
+    ));
+    let aad = hex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
+    let iv = hex("cafebabefacedbad");
+    let sealed = hex(concat!(
+        "c3762df1ca787d32ae47c13bf19844cbaf1ae14d0b976afac52ff7d79bba9de0",
+        "feb582d33934a4f0954cc2363bc73f7862ac430e64abe499f47c9b1f",
+        "3a337dbf46a792c45e454913fe2ea8f2",
+    ));
+    assert_eq!(AesGcm::seal(&plaintext, &key, &iv, &aad).unwrap(), sealed);
+    assert_eq!(AesGcm::open(&sealed, &key, &iv, &aad).unwrap(), plaintext);
+}
+
+#[test]
+fn aes_gcm_vectors_for_ivs_that_are_not_96_bits() {
+    // OpenSSL's AES-256-GCM (libcrypto's EVP with EVP_CTRL_GCM_SET_IVLEN, and Python's
+    // `cryptography` for 8 bytes and more) with the IV 01 02 .. n and the AAD "aad".
+    let plaintext = b"The quick brown fox jumps over the lazy dog";
+    for (len, sealed) in [
+        (
+            1,
+            "iueT0D8zLgz0tiTui+rfa/ldvXAP3jNJIOkpcJSBqYnCJ39TGvWzhu8j3CU6PqnlgTTP9ytn+QMJYw8=",
+        ),
+        (
+            7,
+            "XOiS7DPZKDaNnwUf4l8Nw/6Z8CCG3MzqoYVirrqj79xxl2j5Bm7RpfxKsHhci7iR/UFgn3VBbn4yhYo=",
+        ),
+        (
+            8,
+            "dZOi3bSEkJ1qm24dOZ0IDuET/pZBQk+Qs2aqNDroWOkUV/SGqaUE/4w1A+fEXCB7OL4EseYY4Z97pPA=",
+        ),
+        (
+            13,
+            "sSiwGqegIWsWo3syaT4AUaRcL2Ta78/SIfBTI69b6Oe3Mk3W6wlhJMHYVV3Tlf5r/IFY1MRPyDMa5ew=",
+        ),
+        (
+            16,
+            "MV70Rvyl78fDB0q75DLDfmQvmNCdFkOnMfaiK1geBUbQQeamg8WZLwJG/AHY+bs8z3lNJetleNNMBw8=",
+        ),
+        (
+            32,
+            "WXnMaJe3bOqTUlfQsT95Z8jZyG2h5/30g/AKHyJ8KWY0/NhUuwuDDIEiy+q7GyskPHJjEEH5p6jKMT4=",
+        ),
+    ] {
+        let iv: Vec<u8> = (1..=len).collect();
+        assert_eq!(
+            AesGcm::encrypt(plaintext, KEY, &iv, b"aad").unwrap(),
+            sealed,
+            "IV of {len} bytes"
+        );
+        assert_eq!(
+            AesGcm::decrypt(sealed, KEY, &iv, b"aad").unwrap(),
+            plaintext,
+            "IV of {len} bytes"
+        );
+    }
+    // An empty plaintext seals to the tag alone, which still covers the AAD.
+    for (aad, tag) in [
+        (&b""[..], "GvpmmdtYwexXIPhySs9Tlg=="),
+        (b"certificate", "HoIBJlSHWMv1B+tqMfq3dA=="),
+    ] {
+        assert_eq!(
+            AesGcm::encrypt(b"", KEY, b"0123456789abcdef", aad).unwrap(),
+            tag
+        );
+        assert_eq!(
+            AesGcm::decrypt(tag, KEY, b"0123456789abcdef", aad).unwrap(),
+            b""
+        );
+    }
 }
 
 #[test]
@@ -412,11 +517,25 @@ fn oaep_round_trip_and_length_limit() {
     let public = Rsa::from_public(&common::fixture_url("platform_public.pem")).unwrap();
     let sealed = Rsa::encrypt(&[0x5a; 214], &public).unwrap();
     assert_eq!(Rsa::decrypt(&sealed, &private).unwrap(), vec![0x5a; 214]);
-    // OAEP-SHA1 on 2048 bits holds at most 256 - 2*20 - 2 = 214 bytes.
-    assert!(matches!(
-        Rsa::encrypt(&[0; 215], &public),
-        Err(KeyError::Operation(_))
-    ));
+    // OAEP-SHA1 on 2048 bits holds at most 256 - 2*20 - 2 = 214 bytes, PKCS#1 v1.5 at most
+    // 256 - 11 = 245.
+    let sealed = Rsa::encrypt_pkcs1v15(&[0xa5; 245], &public).unwrap();
+    assert_eq!(
+        Rsa::decrypt_pkcs1v15(&sealed, &private).unwrap(),
+        vec![0xa5; 245]
+    );
+    for (err, limit) in [
+        (Rsa::encrypt(&[0; 215], &public).unwrap_err(), "at most 214"),
+        (
+            Rsa::encrypt_pkcs1v15(&[0; 246], &public).unwrap_err(),
+            "at most 245",
+        ),
+    ] {
+        assert!(
+            matches!(&err, KeyError::Operation(m) if m.contains(limit)),
+            "{err}"
+        );
+    }
     // Randomised: two encryptions differ.
     assert_ne!(
         Rsa::encrypt(b"x", &public).unwrap(),
@@ -426,6 +545,55 @@ fn oaep_round_trip_and_length_limit() {
         Rsa::decrypt("not base64!", &private),
         Err(KeyError::Malformed(_))
     ));
+}
+
+/// Made once with `openssl pkeyutl -encrypt -pubin -inkey merchant_spki.pem` (OAEP with
+/// SHA-1 and MGF1-SHA1, then `-pkeyopt rsa_padding_mode:pkcs1`), so they decrypt here even
+/// where no openssl command is installed.
+const OPENSSL_OAEP_CIPHERTEXT: &str = "i5NKFu10g2cbeutMRWFdQS4n+2gMphmCBSoih+Hyyag5dTgzvQ39NRHIJTf9xqtLorsPa4njXHbMXkSTiRWB4qbANdlyX/GtaHdFAQYS4O9MMJu/uRMJIvthjiuaMObyIkMKgG//z8hrdAhd72muS1uqgddKULvCgwGnvDGDrBN4WLqT9OW4q5BGTb5tdhKq/FOF7xJqj7vKtLYBgBZz5UYnmkyNifE2FjJfckZC1h2h8/coAMPEBr4R2x6KmqekGAYbN6JOQx/Oe4TaxYM+KStVKeOvpleIvLcvrL4sOHsi1hriuDIo/qZd9J6rcMUUQgycEHEp/zBcTjwkvwSX9w==";
+const OPENSSL_PKCS1V15_CIPHERTEXT: &str = "i9cVKUhvQxiF8YQjoyqjx3/Jmjm//9ndZ5seRAX3W3PThCo6B/q3NhrY/phWCbTVwz6KG6qng+rQoIAJglsFGLL5coz0iAQVW218nAsLCDp3u0QBHYPpOmL1MUtnD56qhsREqJcJM9mcRqlaZjDYPJulz1hxy/do7U6DJwLdsKMKpxS+AMV9mBKDH8+7+4ryppLISbKIXmsP8VFZh5YaasjCGTNjPs40IvPX2wycwcFl9HMgp4saIBQ/Pu+/bOs2mKoaQoIAqo4JSKBVNoxsmi07b8n+AEpkApmSZNSIFQKT9cr9piIb0ItxpgxESTNC10B2JhWJReG0v8rn2Ee7Lg==";
+
+#[test]
+fn rsa_decrypts_fixed_openssl_ciphertexts_with_every_key_form() {
+    let keys = [
+        Rsa::from_private(&common::fixture_url("merchant_pkcs8.pem")),
+        Rsa::from_private(&common::fixture_url("merchant_pkcs1.pem")),
+        Rsa::from_private_with_passphrase(
+            &common::fixture_url("merchant_encrypted.pem"),
+            "wechatpay",
+        ),
+    ];
+    for (i, key) in keys.into_iter().enumerate() {
+        let key = key.unwrap();
+        assert_eq!(
+            Rsa::decrypt(OPENSSL_OAEP_CIPHERTEXT, &key).unwrap(),
+            b"110101199003078888",
+            "key form {i}"
+        );
+        assert_eq!(
+            Rsa::decrypt_pkcs1v15(OPENSSL_PKCS1V15_CIPHERTEXT, &key).unwrap(),
+            b"legacy",
+            "key form {i}"
+        );
+    }
+    let key = Rsa::from_private(&common::fixture_url("merchant_pkcs8.pem")).unwrap();
+    // One flipped byte, a truncated ciphertext, the other padding: all refused.
+    let mut raw = base64::engine::general_purpose::STANDARD
+        .decode(OPENSSL_OAEP_CIPHERTEXT)
+        .unwrap();
+    raw[100] ^= 1;
+    for sealed in [
+        b64(&raw),
+        b64(&raw[1..]),
+        OPENSSL_PKCS1V15_CIPHERTEXT.into(),
+    ] {
+        let err = Rsa::decrypt(&sealed, &key).unwrap_err();
+        assert_eq!(
+            err,
+            KeyError::Operation("RSA-OAEP decryption failed: wrong key or corrupted data".into())
+        );
+    }
+    assert!(Rsa::decrypt_pkcs1v15(&b64(&raw[1..]), &key).is_err());
 }
 
 #[test]

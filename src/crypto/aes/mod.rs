@@ -1,17 +1,20 @@
 //! AES as WeChat Pay uses it: AEAD_AES_256_GCM for APIv3 resources (notifications, platform
 //! certificates) and AES-256-ECB with PKCS#7 padding for APIv2 refund notifications.
 //!
-//! 12-byte nonces (every APIv3 resource) go through ring's hardware-accelerated AES-GCM.
-//! Other IV lengths, which PHP's `openssl_encrypt` also accepts, use the RustCrypto `aes-gcm`
-//! crate with the matching nonce size (NIST SP 800-38D derives the initial counter block with
-//! GHASH when the IV is not 96 bits). AES-ECB comes from the `aes` crate: ring has no ECB.
+//! 12-byte nonces (every APIv3 resource) go through the backend's hardware-accelerated AEAD
+//! ([`gcm_aead`]). Other IV lengths, which PHP's `openssl_encrypt` also accepts, follow NIST
+//! SP 800-38D over the backend's AES block primitive and GHASH ([`gcm_any_iv`]). AES-ECB uses
+//! that same block primitive ([`block`]).
+
+mod block;
+mod gcm_aead;
+mod gcm_any_iv;
 
 use std::fmt;
 
-use aes::cipher::{
-    generic_array::GenericArray, BlockDecrypt as _, BlockEncrypt as _, KeyInit as _,
-};
 use base64::Engine as _;
+
+use self::block::{BlockDecryptor, BlockEncryptor};
 
 use crate::error::KeyError;
 
@@ -63,11 +66,10 @@ fn key_length_error(what: &str, len: usize) -> KeyError {
     KeyError::Malformed(format!("{what} must be 32 bytes for AES-256, got {len}"))
 }
 
-fn aes256(key: &[u8]) -> Result<aes::Aes256, KeyError> {
-    if key.len() != KEY_LEN {
-        return Err(key_length_error("AES-256 key", key.len()));
-    }
-    aes::Aes256::new_from_slice(key).map_err(|_| key_length_error("AES-256 key", key.len()))
+/// `key` as an AES-256 key; `what` names it in the error.
+fn aes256_key<'k>(key: &'k [u8], what: &str) -> Result<&'k [u8; KEY_LEN], KeyError> {
+    key.try_into()
+        .map_err(|_| key_length_error(what, key.len()))
 }
 
 fn decode_base64(text: &str, what: &str) -> Result<Vec<u8>, KeyError> {
@@ -130,13 +132,12 @@ impl AesGcm {
     /// # Errors
     /// As [`AesGcm::encrypt`].
     pub fn seal(plaintext: &[u8], key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Vec<u8>, KeyError> {
-        if key.len() != KEY_LEN {
-            return Err(key_length_error("AES-256-GCM key", key.len()));
+        let key = aes256_key(key, "AES-256-GCM key")?;
+        match iv.len() {
+            12 => gcm_aead::seal(plaintext, key, iv, aad),
+            1..=32 => gcm_any_iv::seal(plaintext, key, iv, aad),
+            other => Err(unsupported_iv(other)),
         }
-        if iv.len() == 12 {
-            return ring_gcm::seal(plaintext, key, iv, aad);
-        }
-        rust_gcm::seal(plaintext, key, iv, aad)
     }
 
     /// Decrypts raw `ciphertext || tag` without base64.
@@ -144,19 +145,15 @@ impl AesGcm {
     /// # Errors
     /// As [`AesGcm::decrypt`].
     pub fn open(sealed: &[u8], key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Vec<u8>, KeyError> {
-        if key.len() != KEY_LEN {
-            return Err(key_length_error("AES-256-GCM key", key.len()));
-        }
+        let key = aes256_key(key, "AES-256-GCM key")?;
         if sealed.len() < BLOCK {
-            return Err(KeyError::Malformed(format!(
-                "AES-GCM input is {} bytes, shorter than its 16-byte tag",
-                sealed.len()
-            )));
+            return Err(too_short_for_tag(sealed.len()));
         }
-        if iv.len() == 12 {
-            return ring_gcm::open(sealed, key, iv, aad);
+        match iv.len() {
+            12 => gcm_aead::open(sealed, key, iv, aad),
+            1..=32 => gcm_any_iv::open(sealed, key, iv, aad),
+            other => Err(unsupported_iv(other)),
         }
-        rust_gcm::open(sealed, key, iv, aad)
     }
 }
 
@@ -166,131 +163,16 @@ fn tag_mismatch() -> KeyError {
     )
 }
 
-mod ring_gcm {
-    use crate::crypto::backend::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
-
-    use super::{key_length_error, tag_mismatch};
-    use crate::error::KeyError;
-
-    fn key(key: &[u8]) -> Result<LessSafeKey, KeyError> {
-        UnboundKey::new(&AES_256_GCM, key)
-            .map(LessSafeKey::new)
-            .map_err(|_| key_length_error("AES-256-GCM key", key.len()))
-    }
-
-    fn nonce(iv: &[u8]) -> Result<Nonce, KeyError> {
-        Nonce::try_assume_unique_for_key(iv)
-            .map_err(|_| KeyError::Malformed(format!("AES-GCM nonce of {} bytes", iv.len())))
-    }
-
-    pub(super) fn seal(
-        plaintext: &[u8],
-        k: &[u8],
-        iv: &[u8],
-        aad: &[u8],
-    ) -> Result<Vec<u8>, KeyError> {
-        let mut buf = plaintext.to_vec();
-        key(k)?
-            .seal_in_place_append_tag(nonce(iv)?, Aad::from(aad), &mut buf)
-            .map_err(|_| KeyError::Operation("AES-GCM encryption failed".into()))?;
-        Ok(buf)
-    }
-
-    pub(super) fn open(
-        sealed: &[u8],
-        k: &[u8],
-        iv: &[u8],
-        aad: &[u8],
-    ) -> Result<Vec<u8>, KeyError> {
-        let mut buf = sealed.to_vec();
-        let len = key(k)?
-            .open_in_place(nonce(iv)?, Aad::from(aad), &mut buf)
-            .map_err(|_| tag_mismatch())?
-            .len();
-        buf.truncate(len);
-        Ok(buf)
-    }
+fn too_short_for_tag(len: usize) -> KeyError {
+    KeyError::Malformed(format!(
+        "AES-GCM input is {len} bytes, shorter than its 16-byte tag"
+    ))
 }
 
-mod rust_gcm {
-    use aes_gcm::aead::consts::{
-        U1, U10, U11, U13, U14, U15, U16, U17, U18, U19, U2, U20, U21, U22, U23, U24, U25, U26,
-        U27, U28, U29, U3, U30, U31, U32, U4, U5, U6, U7, U8, U9,
-    };
-    use aes_gcm::aead::generic_array::{ArrayLength, GenericArray};
-    use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
-
-    use super::{key_length_error, tag_mismatch};
-    use crate::error::KeyError;
-
-    type Gcm<N> = aes_gcm::AesGcm<aes_gcm::aes::Aes256, N>;
-
-    fn cipher<N: ArrayLength<u8>>(key: &[u8]) -> Result<Gcm<N>, KeyError> {
-        Gcm::<N>::new_from_slice(key).map_err(|_| key_length_error("AES-256-GCM key", key.len()))
-    }
-
-    fn seal_n<N: ArrayLength<u8>>(
-        msg: &[u8],
-        key: &[u8],
-        iv: &[u8],
-        aad: &[u8],
-    ) -> Result<Vec<u8>, KeyError> {
-        // The caller matched `iv.len()` against `N`, so the conversion cannot fail.
-        let nonce = GenericArray::<u8, N>::from_exact_iter(iv.iter().copied())
-            .ok_or_else(|| unsupported_iv(iv.len()))?;
-        cipher::<N>(key)?
-            .encrypt(&nonce, Payload { msg, aad })
-            .map_err(|_| KeyError::Operation("AES-GCM encryption failed".into()))
-    }
-
-    fn open_n<N: ArrayLength<u8>>(
-        msg: &[u8],
-        key: &[u8],
-        iv: &[u8],
-        aad: &[u8],
-    ) -> Result<Vec<u8>, KeyError> {
-        let nonce = GenericArray::<u8, N>::from_exact_iter(iv.iter().copied())
-            .ok_or_else(|| unsupported_iv(iv.len()))?;
-        cipher::<N>(key)?
-            .decrypt(&nonce, Payload { msg, aad })
-            .map_err(|_| tag_mismatch())
-    }
-
-    fn unsupported_iv(len: usize) -> KeyError {
-        KeyError::Malformed(format!(
-            "AES-GCM IV of {len} bytes; 1 to 32 bytes are supported"
-        ))
-    }
-
-    /// Picks the `aes-gcm` instantiation whose nonce size is the IV's length.
-    macro_rules! by_iv_len {
-        ($f:ident, $msg:expr, $key:expr, $iv:expr, $aad:expr; $($n:literal => $t:ty),* $(,)?) => {
-            match $iv.len() {
-                $($n => $f::<$t>($msg, $key, $iv, $aad),)*
-                other => Err(unsupported_iv(other)),
-            }
-        };
-    }
-
-    macro_rules! dispatch {
-        ($f:ident, $msg:expr, $key:expr, $iv:expr, $aad:expr) => {
-            by_iv_len!($f, $msg, $key, $iv, $aad;
-                1 => U1, 2 => U2, 3 => U3, 4 => U4, 5 => U5, 6 => U6, 7 => U7, 8 => U8,
-                9 => U9, 10 => U10, 11 => U11, 13 => U13, 14 => U14, 15 => U15, 16 => U16,
-                17 => U17, 18 => U18, 19 => U19, 20 => U20, 21 => U21, 22 => U22, 23 => U23,
-                24 => U24, 25 => U25, 26 => U26, 27 => U27, 28 => U28, 29 => U29, 30 => U30,
-                31 => U31, 32 => U32,
-            )
-        };
-    }
-
-    pub(super) fn seal(msg: &[u8], key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Vec<u8>, KeyError> {
-        dispatch!(seal_n, msg, key, iv, aad)
-    }
-
-    pub(super) fn open(msg: &[u8], key: &[u8], iv: &[u8], aad: &[u8]) -> Result<Vec<u8>, KeyError> {
-        dispatch!(open_n, msg, key, iv, aad)
-    }
+fn unsupported_iv(len: usize) -> KeyError {
+    KeyError::Malformed(format!(
+        "AES-GCM IV of {len} bytes; 1 to 32 bytes are supported"
+    ))
 }
 
 /// AES-256-ECB with PKCS#7 padding, base64 in and out (wechatpay-php's `AesEcb`).
@@ -316,15 +198,13 @@ impl AesEcb {
     /// # Ok::<(), wechatpay::error::KeyError>(())
     /// ```
     pub fn encrypt(plaintext: &[u8], key: &[u8]) -> Result<String, KeyError> {
-        let cipher = aes256(key)?;
+        let cipher = BlockEncryptor::new(aes256_key(key, "AES-256 key")?)?;
         let pad = BLOCK - plaintext.len() % BLOCK;
         let mut buf = Vec::with_capacity(plaintext.len() + pad);
         buf.extend_from_slice(plaintext);
         // `pad` is 1..=16, so the cast cannot truncate.
         buf.resize(plaintext.len() + pad, pad as u8);
-        for block in buf.chunks_exact_mut(BLOCK) {
-            cipher.encrypt_block(GenericArray::from_mut_slice(block));
-        }
+        cipher.encrypt(&mut buf)?;
         Ok(base64::engine::general_purpose::STANDARD.encode(buf))
     }
 
@@ -335,7 +215,7 @@ impl AesEcb {
     /// not a whole number of blocks; [`KeyError::Operation`] when the padding is invalid, which
     /// almost always means the wrong key.
     pub fn decrypt(ciphertext_base64: &str, key: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let cipher = aes256(key)?;
+        let cipher = BlockDecryptor::new(aes256_key(key, "AES-256 key")?)?;
         let mut buf = decode_base64(ciphertext_base64, "AES-ECB ciphertext")?;
         if buf.is_empty() || buf.len() % BLOCK != 0 {
             return Err(KeyError::Malformed(format!(
@@ -343,9 +223,7 @@ impl AesEcb {
                 buf.len()
             )));
         }
-        for block in buf.chunks_exact_mut(BLOCK) {
-            cipher.decrypt_block(GenericArray::from_mut_slice(block));
-        }
+        cipher.decrypt(&mut buf)?;
         let bad_padding = || {
             KeyError::Operation("AES-ECB padding is invalid: wrong key or corrupted data".into())
         };
@@ -381,8 +259,19 @@ mod tests {
                 "{len}"
             );
         }
-        assert!(AesGcm::encrypt(b"x", KEY, &[0; 33], b"").is_err());
-        assert!(AesGcm::encrypt(b"x", KEY, &[], b"").is_err());
+        for len in [0, 33] {
+            let iv = vec![0; len];
+            let expected = format!("AES-GCM IV of {len} bytes; 1 to 32 bytes are supported");
+            for err in [
+                AesGcm::encrypt(b"x", KEY, &iv, b"").unwrap_err(),
+                AesGcm::open(&[0; 16], KEY, &iv, b"").unwrap_err(),
+            ] {
+                assert!(
+                    matches!(&err, KeyError::Malformed(m) if *m == expected),
+                    "{err}"
+                );
+            }
+        }
     }
 
     #[test]
