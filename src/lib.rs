@@ -83,6 +83,9 @@
 //! The guides in `docs/` (getting started, coming from wechatpay-php, performance, the
 //! design decisions) are tested with the crate.
 #![forbid(unsafe_code)]
+// docs.rs builds on nightly with `--cfg docsrs`: the `doc(cfg)` badges (e.g. on `mock`) need the
+// unstable feature there.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, clippy::unwrap_used)]
 // Unit tests may unwrap: a panic there is a failed test with its message.

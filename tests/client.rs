@@ -700,6 +700,42 @@ fn the_unsigned_download_list_is_the_catalogs_binary_endpoints() {
 }
 
 #[test]
+fn a_method_chain_node_is_a_chain_in_every_way() {
+    fn assert_send<T: Send + 'static>(_: &T) {}
+    let server = TestServer::start();
+    let wxpay = server.client();
+    let cards = wxpay.v3().marketing().membercard_open().cards();
+    assert_eq!(
+        format!("{cards:?}"),
+        r#"V3MarketingMembercardOpenCards(Chain("v3/marketing/membercard-open/cards"))"#
+    );
+    let copy = cards.clone();
+    assert_eq!(copy.path(), "v3/marketing/membercard-open/cards");
+    assert_eq!(
+        cards.chain("{card_id}/codes").path(),
+        "v3/marketing/membercard-open/cards/{card_id}/codes"
+    );
+    assert_eq!(
+        cards["{card_id}"].path(),
+        "v3/marketing/membercard-open/cards/{card_id}"
+    );
+    let opts = json!({"card_id": "c", "code": "1", "json": {"reason": "r"}});
+    // The future owns what it needs, so it outlives the node it came from.
+    let future = copy
+        ._card_id_()
+        .codes()
+        ._code_()
+        .unavailable()
+        .post_async(&opts);
+    assert_send(&future);
+    assert_eq!(block_on(future).unwrap().status(), 200);
+    assert_eq!(
+        server.last().path_and_query,
+        "/v3/marketing/membercard-open/cards/c/codes/1/unavailable"
+    );
+}
+
+#[test]
 fn all_six_styles_get_verified_200_202_and_204() {
     const TEMPLATE: &str = "v3/marketing/membercard-open/cards/{card_id}/codes/{code}/unavailable";
     let server = TestServer::start();

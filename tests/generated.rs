@@ -1,10 +1,11 @@
 //! The generated files are what the generator makes of the vendored catalog.
 //!
-//! `UPDATE_GENERATED=1 cargo test --test generated` rewrites `src/catalog/nodes.rs` and
-//! `tests/catalog_chains.rs`; without it, a difference fails the test.
+//! `UPDATE_GENERATED=1 cargo test --test generated` rewrites `src/catalog/nodes.rs`,
+//! `src/catalog/index.md` and `tests/catalog_chains.rs`; without it, a difference fails the test.
 
 mod codegen;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use codegen::{method_name, php_identifier, type_segment, Tree};
@@ -39,24 +40,20 @@ fn first_difference(a: &str, b: &str) -> (usize, String, String) {
 
 #[test]
 fn generated_files_are_up_to_date() {
-    let (nodes, chains) = codegen::generate(&catalog());
     let update = std::env::var("UPDATE_GENERATED").is_ok_and(|v| v == "1");
     let mut stale = Vec::new();
-    for (relative, text) in [
-        ("src/catalog/nodes.rs", &nodes),
-        ("tests/catalog_chains.rs", &chains),
-    ] {
+    for (relative, text) in codegen::generate(&catalog()) {
         let path = Path::new(MANIFEST_DIR).join(relative);
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        if committed == *text {
+        if committed == text {
             continue;
         }
         if update {
-            std::fs::write(&path, text)
+            std::fs::write(&path, &text)
                 .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
             eprintln!("rewrote {relative}");
         } else {
-            let (line, have, want) = first_difference(&committed, text);
+            let (line, have, want) = first_difference(&committed, &text);
             stale.push(format!(
                 "{relative} is out of date (first difference at line {line}):\n  committed: {have}\n  generated: {want}"
             ));
@@ -164,8 +161,7 @@ fn php_identifiers_are_camel_case() {
 fn the_tree_covers_the_catalog_with_unique_names() {
     let tree = Tree::build(codegen::parse_catalog(&catalog()));
     assert_eq!(tree.endpoints.len(), 1154);
-    let types: std::collections::BTreeSet<&str> =
-        tree.nodes.values().map(|n| n.type_name.as_str()).collect();
+    let types: BTreeSet<&str> = tree.nodes.values().map(|n| n.type_name.as_str()).collect();
     assert_eq!(types.len(), tree.nodes.len(), "type names are unique");
     for endpoint in &tree.endpoints {
         assert_eq!(tree.node_of(&endpoint.path).path, endpoint.path);
@@ -188,4 +184,50 @@ fn the_tree_covers_the_catalog_with_unique_names() {
     let applyment = tree.node_of("v3/applyment4sub/applyment/");
     assert_eq!(applyment.key, "v3/applyment4sub/applyment");
     assert_eq!(applyment.path, "v3/applyment4sub/applyment/");
+}
+
+#[test]
+fn the_index_lists_every_node_once_with_its_operations() {
+    let tree = Tree::build(codegen::parse_catalog(&catalog()));
+    let by_path: BTreeMap<&str, &codegen::Node> =
+        tree.nodes.values().map(|n| (n.path.as_str(), n)).collect();
+    let mut listed: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut operations = BTreeSet::new();
+    let mut current = None;
+    let index = codegen::index_md(&tree);
+    for line in index.lines() {
+        if let Some(rest) = line.strip_prefix("- `") {
+            let (path, rest) = rest.split_once("`: ").expect("a node line names its path");
+            let node = by_path
+                .get(path)
+                .unwrap_or_else(|| panic!("the index lists `{path}`, which is no node"));
+            let reached_by = format!("{}()` → `{}`", node.method, node.type_name);
+            assert!(rest.contains(&reached_by), "`{path}`: {rest}");
+            *listed.entry(path).or_default() += 1;
+            current = Some(path);
+        } else if let Some(rest) = line.strip_prefix("  - `") {
+            let (method, title) = rest.split_once("` ").expect("an operation line has a verb");
+            let path = current.expect("operations follow their node");
+            operations.insert((path.to_string(), method.to_string(), title.to_string()));
+        }
+    }
+    assert_eq!(listed.len(), tree.nodes.len(), "every node is listed");
+    assert!(listed.values().all(|&n| n == 1), "no node is listed twice");
+    // Each operation sits under the node of its own path, with its title and deprecation.
+    let expected: BTreeSet<(String, String, String)> = tree
+        .endpoints
+        .iter()
+        .map(|e| {
+            let deprecated = if e.deprecated { " (deprecated)" } else { "" };
+            let title = format!("{}{deprecated}", codegen::doc_text(&e.title));
+            (e.path.clone(), e.method.clone(), title)
+        })
+        .collect();
+    assert_eq!(expected.len(), tree.endpoints.len());
+    assert_eq!(operations, expected);
+    assert!(operations.contains(&(
+        "global/v3/customs/orders".to_string(),
+        "PATCH".to_string(),
+        "报关信息修改API".to_string()
+    )));
 }

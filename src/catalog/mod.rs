@@ -1,9 +1,40 @@
 //! The method-chain tree generated from WeChat Pay's endpoint catalog.
 //!
 //! Each node type offers exactly the segments that follow it in the catalog and dereferences
-//! to [`Chain`](crate::Chain), so every node also has the verbs, `.chain(..)` and indexing.
-//! The tree is `nodes.rs`, generated from `endpoints.jsonl` by `tests/codegen/mod.rs`; see
-//! `docs/method-chain.md` for how to regenerate it.
+//! to [`Chain`](crate::Chain), so every node also has the verbs (`get`, `post_async`, ...),
+//! `.build(..)`, `.chain(..)`, `.path()` and indexing. The tree is `nodes.rs`, generated from
+//! `endpoints.jsonl` by `tests/codegen/mod.rs`; see `docs/method-chain.md` for how to
+//! regenerate it.
+//!
+//! # Where the nodes are documented
+//!
+//! On this page: [Every node](#every-node) below lists each node type with its path, the method
+//! that reaches it and the operations at that path, grouped by area (the sidebar lists the
+//! areas). The node types themselves are `#[doc(hidden)]`, so they have no page of their own
+//! and do not show in the search: a page per type would repeat all of `Chain` and the standard
+//! trait impls, thousands of pages and over 100 MB. Their public API is unchanged: an editor
+//! completes their segment methods and shows each one's doc comment (its path and, at an
+//! endpoint, the verbs with their titles), and code can name them, for example to keep a node
+//! in a struct:
+//!
+//! ```
+//! # #[cfg(feature = "mock")] {
+//! use wechatpay::{catalog::V3RefundDomesticRefunds, json};
+//!
+//! struct Refunds {
+//!     node: V3RefundDomesticRefunds,
+//! }
+//!
+//! let mock = wechatpay::mock::MockServer::start_blocking()?;
+//! let wxpay = mock.client_builder().build()?;
+//! let refunds = Refunds { node: wxpay.v3().refund().domestic().refunds() };
+//! let one = refunds.node.clone()._out_refund_no_();
+//! assert_eq!(one.path(), "v3/refund/domestic/refunds/{out_refund_no}");
+//! let opts = json!({"out_refund_no": "1217752501201407033233368018"});
+//! assert_eq!(one.get(&opts)?.status(), 200);
+//! # }
+//! # Ok::<(), wechatpay::Error>(())
+//! ```
 //!
 //! # Naming rule
 //!
@@ -41,6 +72,7 @@
 //! assert_eq!(wxpay.v3().applyment4sub().applyment().path(), "v3/applyment4sub/applyment/");
 //! # Ok(()) }
 //! ```
+#![doc = include_str!("index.md")]
 
 mod nodes;
 

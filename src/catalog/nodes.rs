@@ -4,6 +4,10 @@
 // type per path prefix (1737 types). Each type dereferences to `Chain`, which brings the verbs.
 // Naming rules and how to regenerate: docs/method-chain.md.
 //
+// `#[doc(hidden)]` on every type: a rustdoc page per type would repeat all of `Chain` and every
+// standard trait impl, over 100 MB for the tree. `index.md`, generated with this file, lists the
+// types on the `catalog` module's page instead; the doc comments here are what editors show.
+//
 // `non_snake_case`: segments keep their case, so the method for `v2/secapi/mch/addInstitutionsub` is
 // `addInstitutionsub()`, the text sent on the wire.
 #![allow(non_snake_case)]
@@ -18,17 +22,18 @@ mod tree {
     use crate::Chain;
 
     impl crate::Client {
-        /// `global`
+        /// `global`, the first segment of every `global/...` path; [`catalog`](crate::catalog) lists the nodes below it.
         pub fn global(&self) -> Global { Global(self.__root("global")) }
-        /// `hk`
+        /// `hk`, the first segment of every `hk/...` path; [`catalog`](crate::catalog) lists the nodes below it.
         pub fn hk(&self) -> Hk { Hk(self.__root("hk")) }
-        /// `v2`
+        /// `v2`, the first segment of every `v2/...` path; [`catalog`](crate::catalog) lists the nodes below it.
         pub fn v2(&self) -> V2 { V2(self.__root("v2")) }
-        /// `v3`
+        /// `v3`, the first segment of every `v3/...` path; [`catalog`](crate::catalog) lists the nodes below it.
         pub fn v3(&self) -> V3 { V3(self.__root("v3")) }
     }
 
     /// `global`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct Global(Chain);
     impl std::ops::Deref for Global { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -38,6 +43,7 @@ mod tree {
     }
 
     /// `global/v3`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct GlobalV3(Chain);
     impl std::ops::Deref for GlobalV3 { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -47,6 +53,7 @@ mod tree {
     }
 
     /// `global/v3/customs`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct GlobalV3Customs(Chain);
     impl std::ops::Deref for GlobalV3Customs { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -64,6 +71,7 @@ mod tree {
     /// - `GET` `global/v3/customs/orders`: 报关查询API
     /// - `POST` `global/v3/customs/orders`: 报关API
     /// - `PATCH` `global/v3/customs/orders`: 报关信息修改API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct GlobalV3CustomsOrders(Chain);
     impl std::ops::Deref for GlobalV3CustomsOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -71,6 +79,7 @@ mod tree {
     /// `global/v3/customs/redeclare`
     ///
     /// - `POST` `global/v3/customs/redeclare`: 报关重推API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct GlobalV3CustomsRedeclare(Chain);
     impl std::ops::Deref for GlobalV3CustomsRedeclare { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -78,11 +87,13 @@ mod tree {
     /// `global/v3/customs/verify-certificate`
     ///
     /// - `POST` `global/v3/customs/verify-certificate`: 身份信息校验API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct GlobalV3CustomsVerifyCertificate(Chain);
     impl std::ops::Deref for GlobalV3CustomsVerifyCertificate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `hk`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct Hk(Chain);
     impl std::ops::Deref for Hk { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -92,6 +103,7 @@ mod tree {
     }
 
     /// `hk/v3`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3(Chain);
     impl std::ops::Deref for HkV3 { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -113,6 +125,7 @@ mod tree {
     /// `hk/v3/certificates`
     ///
     /// - `GET` `hk/v3/certificates`: 获取平台证书列表
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3Certificates(Chain);
     impl std::ops::Deref for HkV3Certificates { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -121,6 +134,7 @@ mod tree {
     ///
     /// - `POST` `hk/v3/merchants`: 子商户进件（融合钱包）
     /// - `PUT` `hk/v3/merchants`: 修改子商户（融合钱包）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3Merchants(Chain);
     impl std::ops::Deref for HkV3Merchants { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -132,6 +146,7 @@ mod tree {
     /// `hk/v3/merchants/{sub_mchid}`
     ///
     /// - `GET` `hk/v3/merchants/{sub_mchid}`: 查询子商户（融合钱包）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3MerchantsSubMchid(Chain);
     impl std::ops::Deref for HkV3MerchantsSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -140,6 +155,7 @@ mod tree {
     ///
     /// - `GET` `hk/v3/refunds`: 查询所有退款
     /// - `POST` `hk/v3/refunds`: 申请退款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3Refunds(Chain);
     impl std::ops::Deref for HkV3Refunds { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -151,6 +167,7 @@ mod tree {
     }
 
     /// `hk/v3/refunds/id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3RefundsId(Chain);
     impl std::ops::Deref for HkV3RefundsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -162,11 +179,13 @@ mod tree {
     /// `hk/v3/refunds/id/{refund_id}`
     ///
     /// - `GET` `hk/v3/refunds/id/{refund_id}`: 查询单笔退款(微信支付退款订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3RefundsIdRefundId(Chain);
     impl std::ops::Deref for HkV3RefundsIdRefundId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `hk/v3/refunds/out-refund-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3RefundsOutRefundNo(Chain);
     impl std::ops::Deref for HkV3RefundsOutRefundNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -178,11 +197,13 @@ mod tree {
     /// `hk/v3/refunds/out-refund-no/{out_refund_no}`
     ///
     /// - `GET` `hk/v3/refunds/out-refund-no/{out_refund_no}`: 查询单笔退款(商户退款订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3RefundsOutRefundNoOutRefundNo(Chain);
     impl std::ops::Deref for HkV3RefundsOutRefundNoOutRefundNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `hk/v3/settle`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3Settle(Chain);
     impl std::ops::Deref for HkV3Settle { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -194,6 +215,7 @@ mod tree {
     /// `hk/v3/settle/settlements`
     ///
     /// - `GET` `hk/v3/settle/settlements`: 查询结算资金明细API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3SettleSettlements(Chain);
     impl std::ops::Deref for HkV3SettleSettlements { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -201,11 +223,13 @@ mod tree {
     /// `hk/v3/statements`
     ///
     /// - `GET` `hk/v3/statements`: 下载对账单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3Statements(Chain);
     impl std::ops::Deref for HkV3Statements { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `hk/v3/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3Transactions(Chain);
     impl std::ops::Deref for HkV3Transactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -229,11 +253,13 @@ mod tree {
     /// `hk/v3/transactions/app`
     ///
     /// - `POST` `hk/v3/transactions/app`: APP支付下单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3TransactionsApp(Chain);
     impl std::ops::Deref for HkV3TransactionsApp { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `hk/v3/transactions/id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3TransactionsId(Chain);
     impl std::ops::Deref for HkV3TransactionsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -245,6 +271,7 @@ mod tree {
     /// `hk/v3/transactions/id/{transaction_id}`
     ///
     /// - `GET` `hk/v3/transactions/id/{transaction_id}`: 查询订单(微信支付订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3TransactionsIdTransactionId(Chain);
     impl std::ops::Deref for HkV3TransactionsIdTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -258,6 +285,7 @@ mod tree {
     /// `hk/v3/transactions/id/{transaction_id}/close`
     ///
     /// - `POST` `hk/v3/transactions/id/{transaction_id}/close`: 关闭订单(微信支付订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3TransactionsIdTransactionIdClose(Chain);
     impl std::ops::Deref for HkV3TransactionsIdTransactionIdClose { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -265,6 +293,7 @@ mod tree {
     /// `hk/v3/transactions/id/{transaction_id}/reverse`
     ///
     /// - `POST` `hk/v3/transactions/id/{transaction_id}/reverse`: 撤销订单(微信支付订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3TransactionsIdTransactionIdReverse(Chain);
     impl std::ops::Deref for HkV3TransactionsIdTransactionIdReverse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -272,6 +301,7 @@ mod tree {
     /// `hk/v3/transactions/jsapi`
     ///
     /// - `POST` `hk/v3/transactions/jsapi`: 小程序/公众号支付下单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3TransactionsJsapi(Chain);
     impl std::ops::Deref for HkV3TransactionsJsapi { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -279,6 +309,7 @@ mod tree {
     /// `hk/v3/transactions/micropay`
     ///
     /// - `POST` `hk/v3/transactions/micropay`: 提交付款码支付
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3TransactionsMicropay(Chain);
     impl std::ops::Deref for HkV3TransactionsMicropay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -286,6 +317,7 @@ mod tree {
     /// `hk/v3/transactions/mweb`
     ///
     /// - `POST` `hk/v3/transactions/mweb`: H5支付下单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3TransactionsMweb(Chain);
     impl std::ops::Deref for HkV3TransactionsMweb { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -293,11 +325,13 @@ mod tree {
     /// `hk/v3/transactions/native`
     ///
     /// - `POST` `hk/v3/transactions/native`: 扫码支付下单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3TransactionsNative(Chain);
     impl std::ops::Deref for HkV3TransactionsNative { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `hk/v3/transactions/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3TransactionsOutTradeNo(Chain);
     impl std::ops::Deref for HkV3TransactionsOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -309,6 +343,7 @@ mod tree {
     /// `hk/v3/transactions/out-trade-no/{out_trade_no}`
     ///
     /// - `GET` `hk/v3/transactions/out-trade-no/{out_trade_no}`: 查询订单(商户订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3TransactionsOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for HkV3TransactionsOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -322,6 +357,7 @@ mod tree {
     /// `hk/v3/transactions/out-trade-no/{out_trade_no}/close`
     ///
     /// - `POST` `hk/v3/transactions/out-trade-no/{out_trade_no}/close`: 关闭订单(商户订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3TransactionsOutTradeNoOutTradeNoClose(Chain);
     impl std::ops::Deref for HkV3TransactionsOutTradeNoOutTradeNoClose { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -329,11 +365,13 @@ mod tree {
     /// `hk/v3/transactions/out-trade-no/{out_trade_no}/reverse`
     ///
     /// - `POST` `hk/v3/transactions/out-trade-no/{out_trade_no}/reverse`: 撤销订单(商户订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct HkV3TransactionsOutTradeNoOutTradeNoReverse(Chain);
     impl std::ops::Deref for HkV3TransactionsOutTradeNoOutTradeNoReverse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2(Chain);
     impl std::ops::Deref for V2 { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -385,6 +423,7 @@ mod tree {
     }
 
     /// `v2/appauth`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Appauth(Chain);
     impl std::ops::Deref for V2Appauth { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -398,6 +437,7 @@ mod tree {
     /// `v2/appauth/authindex`
     ///
     /// - `GET` `v2/appauth/authindex`: 授权获取code
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2AppauthAuthindex(Chain);
     impl std::ops::Deref for V2AppauthAuthindex { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -405,11 +445,13 @@ mod tree {
     /// `v2/appauth/getaccesstoken`
     ///
     /// - `GET` `v2/appauth/getaccesstoken`: 通过code换取accesstoken
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2AppauthGetaccesstoken(Chain);
     impl std::ops::Deref for V2AppauthGetaccesstoken { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/applyment`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Applyment(Chain);
     impl std::ops::Deref for V2Applyment { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -419,6 +461,7 @@ mod tree {
     }
 
     /// `v2/applyment/micro`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2ApplymentMicro(Chain);
     impl std::ops::Deref for V2ApplymentMicro { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -442,6 +485,7 @@ mod tree {
     /// `v2/applyment/micro/getstate`
     ///
     /// - `POST` `v2/applyment/micro/getstate`: 查询申请状态 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2ApplymentMicroGetstate(Chain);
     impl std::ops::Deref for V2ApplymentMicroGetstate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -449,6 +493,7 @@ mod tree {
     /// `v2/applyment/micro/getupgradestate`
     ///
     /// - `POST` `v2/applyment/micro/getupgradestate`: 查询升级申请单状态 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2ApplymentMicroGetupgradestate(Chain);
     impl std::ops::Deref for V2ApplymentMicroGetupgradestate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -456,6 +501,7 @@ mod tree {
     /// `v2/applyment/micro/modifyarchives`
     ///
     /// - `POST` `v2/applyment/micro/modifyarchives`: 修改结算银行卡 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2ApplymentMicroModifyarchives(Chain);
     impl std::ops::Deref for V2ApplymentMicroModifyarchives { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -463,6 +509,7 @@ mod tree {
     /// `v2/applyment/micro/modifycontactinfo`
     ///
     /// - `POST` `v2/applyment/micro/modifycontactinfo`: 修改联系信息 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2ApplymentMicroModifycontactinfo(Chain);
     impl std::ops::Deref for V2ApplymentMicroModifycontactinfo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -470,6 +517,7 @@ mod tree {
     /// `v2/applyment/micro/signcontract`
     ///
     /// - `POST` `v2/applyment/micro/signcontract`: 签约报备 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2ApplymentMicroSigncontract(Chain);
     impl std::ops::Deref for V2ApplymentMicroSigncontract { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -477,6 +525,7 @@ mod tree {
     /// `v2/applyment/micro/submit`
     ///
     /// - `POST` `v2/applyment/micro/submit`: 申请入驻 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2ApplymentMicroSubmit(Chain);
     impl std::ops::Deref for V2ApplymentMicroSubmit { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -484,11 +533,13 @@ mod tree {
     /// `v2/applyment/micro/submitupgrade`
     ///
     /// - `POST` `v2/applyment/micro/submitupgrade`: 提交升级申请单 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2ApplymentMicroSubmitupgrade(Chain);
     impl std::ops::Deref for V2ApplymentMicroSubmitupgrade { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/billcommentsp`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Billcommentsp(Chain);
     impl std::ops::Deref for V2Billcommentsp { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -500,11 +551,13 @@ mod tree {
     /// `v2/billcommentsp/batchquerycomment`
     ///
     /// - `POST` `v2/billcommentsp/batchquerycomment`: 拉取订单评价数据
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2BillcommentspBatchquerycomment(Chain);
     impl std::ops::Deref for V2BillcommentspBatchquerycomment { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/cgi-bin`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2CgiBin(Chain);
     impl std::ops::Deref for V2CgiBin { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -514,6 +567,7 @@ mod tree {
     }
 
     /// `v2/cgi-bin/mch`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2CgiBinMch(Chain);
     impl std::ops::Deref for V2CgiBinMch { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -525,6 +579,7 @@ mod tree {
     }
 
     /// `v2/cgi-bin/mch/customs`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2CgiBinMchCustoms(Chain);
     impl std::ops::Deref for V2CgiBinMchCustoms { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -538,6 +593,7 @@ mod tree {
     /// `v2/cgi-bin/mch/customs/customdeclareorder`
     ///
     /// - `POST` `v2/cgi-bin/mch/customs/customdeclareorder`: 订单附加信息提交接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2CgiBinMchCustomsCustomdeclareorder(Chain);
     impl std::ops::Deref for V2CgiBinMchCustomsCustomdeclareorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -545,11 +601,13 @@ mod tree {
     /// `v2/cgi-bin/mch/customs/customdeclarequery`
     ///
     /// - `POST` `v2/cgi-bin/mch/customs/customdeclarequery`: 订单附加信息查询接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2CgiBinMchCustomsCustomdeclarequery(Chain);
     impl std::ops::Deref for V2CgiBinMchCustomsCustomdeclarequery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/cgi-bin/mch/newcustoms`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2CgiBinMchNewcustoms(Chain);
     impl std::ops::Deref for V2CgiBinMchNewcustoms { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -561,11 +619,13 @@ mod tree {
     /// `v2/cgi-bin/mch/newcustoms/customdeclareredeclare`
     ///
     /// - `POST` `v2/cgi-bin/mch/newcustoms/customdeclareredeclare`: 订单附加信息重推接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2CgiBinMchNewcustomsCustomdeclareredeclare(Chain);
     impl std::ops::Deref for V2CgiBinMchNewcustomsCustomdeclareredeclare { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/deposit`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Deposit(Chain);
     impl std::ops::Deref for V2Deposit { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -591,6 +651,7 @@ mod tree {
     /// `v2/deposit/consume`
     ///
     /// - `POST` `v2/deposit/consume`: 消费押金
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2DepositConsume(Chain);
     impl std::ops::Deref for V2DepositConsume { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -598,6 +659,7 @@ mod tree {
     /// `v2/deposit/facepay`
     ///
     /// - `POST` `v2/deposit/facepay`: 支付押金（人脸支付）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2DepositFacepay(Chain);
     impl std::ops::Deref for V2DepositFacepay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -605,6 +667,7 @@ mod tree {
     /// `v2/deposit/micropay`
     ///
     /// - `POST` `v2/deposit/micropay`: 支付押金（付款码支付）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2DepositMicropay(Chain);
     impl std::ops::Deref for V2DepositMicropay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -612,6 +675,7 @@ mod tree {
     /// `v2/deposit/orderquery`
     ///
     /// - `POST` `v2/deposit/orderquery`: 查询订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2DepositOrderquery(Chain);
     impl std::ops::Deref for V2DepositOrderquery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -619,6 +683,7 @@ mod tree {
     /// `v2/deposit/refund`
     ///
     /// - `POST` `v2/deposit/refund`: 申请退款（押金）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2DepositRefund(Chain);
     impl std::ops::Deref for V2DepositRefund { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -626,6 +691,7 @@ mod tree {
     /// `v2/deposit/refundquery`
     ///
     /// - `POST` `v2/deposit/refundquery`: 查询退款（押金）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2DepositRefundquery(Chain);
     impl std::ops::Deref for V2DepositRefundquery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -633,6 +699,7 @@ mod tree {
     /// `v2/deposit/reverse`
     ///
     /// - `POST` `v2/deposit/reverse`: 撤销订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2DepositReverse(Chain);
     impl std::ops::Deref for V2DepositReverse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -640,11 +707,13 @@ mod tree {
     /// `v2/deposit/unifiedorder`
     ///
     /// - `POST` `v2/deposit/unifiedorder`: 支付押金（JSAPI/APP支付）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2DepositUnifiedorder(Chain);
     impl std::ops::Deref for V2DepositUnifiedorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/face`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Face(Chain);
     impl std::ops::Deref for V2Face { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -656,11 +725,13 @@ mod tree {
     /// `v2/face/get_wxpayface_authinfo`
     ///
     /// - `POST` `v2/face/get_wxpayface_authinfo`: 人脸识别SDK-获取调用凭证
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2FaceGetWxpayfaceAuthinfo(Chain);
     impl std::ops::Deref for V2FaceGetWxpayfaceAuthinfo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/fund`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Fund(Chain);
     impl std::ops::Deref for V2Fund { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -674,6 +745,7 @@ mod tree {
     /// `v2/fund/queryautowithdrawbydate`
     ///
     /// - `POST` `v2/fund/queryautowithdrawbydate`: 查询提现状态 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2FundQueryautowithdrawbydate(Chain);
     impl std::ops::Deref for V2FundQueryautowithdrawbydate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -681,11 +753,13 @@ mod tree {
     /// `v2/fund/reautowithdrawbydate`
     ///
     /// - `POST` `v2/fund/reautowithdrawbydate`: 重新发起提现 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2FundReautowithdrawbydate(Chain);
     impl std::ops::Deref for V2FundReautowithdrawbydate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/mchrisk`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Mchrisk(Chain);
     impl std::ops::Deref for V2Mchrisk { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -705,6 +779,7 @@ mod tree {
     /// `v2/mchrisk/bankquerymchauditinfo`
     ///
     /// - `POST` `v2/mchrisk/bankquerymchauditinfo`: 间联模式查询商户审核状态开放接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MchriskBankquerymchauditinfo(Chain);
     impl std::ops::Deref for V2MchriskBankquerymchauditinfo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -712,6 +787,7 @@ mod tree {
     /// `v2/mchrisk/channelquerymchauditinfo`
     ///
     /// - `POST` `v2/mchrisk/channelquerymchauditinfo`: 渠道商查询商户审核信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MchriskChannelquerymchauditinfo(Chain);
     impl std::ops::Deref for V2MchriskChannelquerymchauditinfo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -719,6 +795,7 @@ mod tree {
     /// `v2/mchrisk/querymchrisk`
     ///
     /// - `POST` `v2/mchrisk/querymchrisk`: 事前-风险商户核查接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MchriskQuerymchrisk(Chain);
     impl std::ops::Deref for V2MchriskQuerymchrisk { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -726,6 +803,7 @@ mod tree {
     /// `v2/mchrisk/setmchriskcallback`
     ///
     /// - `POST` `v2/mchrisk/setmchriskcallback`: 设置风险通知回调链接
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MchriskSetmchriskcallback(Chain);
     impl std::ops::Deref for V2MchriskSetmchriskcallback { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -733,11 +811,13 @@ mod tree {
     /// `v2/mchrisk/syncmchriskresult`
     ///
     /// - `POST` `v2/mchrisk/syncmchriskresult`: 事后-风险商户处理结果同步接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MchriskSyncmchriskresult(Chain);
     impl std::ops::Deref for V2MchriskSyncmchriskresult { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/mmpaymkttransfers`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Mmpaymkttransfers(Chain);
     impl std::ops::Deref for V2Mmpaymkttransfers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -769,6 +849,7 @@ mod tree {
     /// `v2/mmpaymkttransfers/gethbinfo`
     ///
     /// - `POST` `v2/mmpaymkttransfers/gethbinfo`: 查询红包记录
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaymkttransfersGethbinfo(Chain);
     impl std::ops::Deref for V2MmpaymkttransfersGethbinfo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -776,11 +857,13 @@ mod tree {
     /// `v2/mmpaymkttransfers/gettransferinfo`
     ///
     /// - `POST` `v2/mmpaymkttransfers/gettransferinfo`: 查询企业向微信用户个人付款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaymkttransfersGettransferinfo(Chain);
     impl std::ops::Deref for V2MmpaymkttransfersGettransferinfo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/mmpaymkttransfers/promotion`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaymkttransfersPromotion(Chain);
     impl std::ops::Deref for V2MmpaymkttransfersPromotion { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -796,6 +879,7 @@ mod tree {
     /// `v2/mmpaymkttransfers/promotion/paywwsptrans2pocket`
     ///
     /// - `POST` `v2/mmpaymkttransfers/promotion/paywwsptrans2pocket`: 向员工付款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaymkttransfersPromotionPaywwsptrans2pocket(Chain);
     impl std::ops::Deref for V2MmpaymkttransfersPromotionPaywwsptrans2pocket { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -803,6 +887,7 @@ mod tree {
     /// `v2/mmpaymkttransfers/promotion/querywwsptrans2pocket`
     ///
     /// - `POST` `v2/mmpaymkttransfers/promotion/querywwsptrans2pocket`: 查询付款记录
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaymkttransfersPromotionQuerywwsptrans2pocket(Chain);
     impl std::ops::Deref for V2MmpaymkttransfersPromotionQuerywwsptrans2pocket { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -810,6 +895,7 @@ mod tree {
     /// `v2/mmpaymkttransfers/promotion/transfers`
     ///
     /// - `POST` `v2/mmpaymkttransfers/promotion/transfers`: 向微信用户个人付款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaymkttransfersPromotionTransfers(Chain);
     impl std::ops::Deref for V2MmpaymkttransfersPromotionTransfers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -817,6 +903,7 @@ mod tree {
     /// `v2/mmpaymkttransfers/query_coupon_stock`
     ///
     /// - `POST` `v2/mmpaymkttransfers/query_coupon_stock`: 查询代金券批次
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaymkttransfersQueryCouponStock(Chain);
     impl std::ops::Deref for V2MmpaymkttransfersQueryCouponStock { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -824,6 +911,7 @@ mod tree {
     /// `v2/mmpaymkttransfers/querycouponsinfo`
     ///
     /// - `POST` `v2/mmpaymkttransfers/querycouponsinfo`: 查询代金券信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaymkttransfersQuerycouponsinfo(Chain);
     impl std::ops::Deref for V2MmpaymkttransfersQuerycouponsinfo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -831,6 +919,7 @@ mod tree {
     /// `v2/mmpaymkttransfers/queryworkwxredpack`
     ///
     /// - `POST` `v2/mmpaymkttransfers/queryworkwxredpack`: 查询红包记录
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaymkttransfersQueryworkwxredpack(Chain);
     impl std::ops::Deref for V2MmpaymkttransfersQueryworkwxredpack { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -838,6 +927,7 @@ mod tree {
     /// `v2/mmpaymkttransfers/send_coupon`
     ///
     /// - `POST` `v2/mmpaymkttransfers/send_coupon`: 发放代金券
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaymkttransfersSendCoupon(Chain);
     impl std::ops::Deref for V2MmpaymkttransfersSendCoupon { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -845,6 +935,7 @@ mod tree {
     /// `v2/mmpaymkttransfers/sendgroupredpack`
     ///
     /// - `POST` `v2/mmpaymkttransfers/sendgroupredpack`: 发放裂变红包 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaymkttransfersSendgroupredpack(Chain);
     impl std::ops::Deref for V2MmpaymkttransfersSendgroupredpack { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -852,6 +943,7 @@ mod tree {
     /// `v2/mmpaymkttransfers/sendminiprogramhb`
     ///
     /// - `POST` `v2/mmpaymkttransfers/sendminiprogramhb`: 发放小程序红包接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaymkttransfersSendminiprogramhb(Chain);
     impl std::ops::Deref for V2MmpaymkttransfersSendminiprogramhb { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -859,6 +951,7 @@ mod tree {
     /// `v2/mmpaymkttransfers/sendredpack`
     ///
     /// - `POST` `v2/mmpaymkttransfers/sendredpack`: 发放普通红包
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaymkttransfersSendredpack(Chain);
     impl std::ops::Deref for V2MmpaymkttransfersSendredpack { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -866,11 +959,13 @@ mod tree {
     /// `v2/mmpaymkttransfers/sendworkwxredpack`
     ///
     /// - `POST` `v2/mmpaymkttransfers/sendworkwxredpack`: 发放企业红包
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaymkttransfersSendworkwxredpack(Chain);
     impl std::ops::Deref for V2MmpaymkttransfersSendworkwxredpack { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/mmpaysptrans`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Mmpaysptrans(Chain);
     impl std::ops::Deref for V2Mmpaysptrans { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -884,6 +979,7 @@ mod tree {
     /// `v2/mmpaysptrans/pay_bank`
     ///
     /// - `POST` `v2/mmpaysptrans/pay_bank`: 企业付款到银行卡
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaysptransPayBank(Chain);
     impl std::ops::Deref for V2MmpaysptransPayBank { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -891,11 +987,13 @@ mod tree {
     /// `v2/mmpaysptrans/query_bank`
     ///
     /// - `POST` `v2/mmpaysptrans/query_bank`: 查询企业付款银行卡
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2MmpaysptransQueryBank(Chain);
     impl std::ops::Deref for V2MmpaysptransQueryBank { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/papay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Papay(Chain);
     impl std::ops::Deref for V2Papay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -917,6 +1015,7 @@ mod tree {
     /// `v2/papay/deletecontract`
     ///
     /// - `POST` `v2/papay/deletecontract`: 申请解约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PapayDeletecontract(Chain);
     impl std::ops::Deref for V2PapayDeletecontract { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -924,6 +1023,7 @@ mod tree {
     /// `v2/papay/entrustweb`
     ///
     /// - `GET` `v2/papay/entrustweb`: 公众号纯签约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PapayEntrustweb(Chain);
     impl std::ops::Deref for V2PapayEntrustweb { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -931,11 +1031,13 @@ mod tree {
     /// `v2/papay/h5entrustweb`
     ///
     /// - `GET` `v2/papay/h5entrustweb`: H5纯签约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PapayH5entrustweb(Chain);
     impl std::ops::Deref for V2PapayH5entrustweb { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/papay/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PapayPartner(Chain);
     impl std::ops::Deref for V2PapayPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -955,6 +1057,7 @@ mod tree {
     /// `v2/papay/partner/deletecontract`
     ///
     /// - `POST` `v2/papay/partner/deletecontract`: 申请解约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PapayPartnerDeletecontract(Chain);
     impl std::ops::Deref for V2PapayPartnerDeletecontract { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -962,6 +1065,7 @@ mod tree {
     /// `v2/papay/partner/entrustweb`
     ///
     /// - `GET` `v2/papay/partner/entrustweb`: 公众号纯签约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PapayPartnerEntrustweb(Chain);
     impl std::ops::Deref for V2PapayPartnerEntrustweb { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -969,6 +1073,7 @@ mod tree {
     /// `v2/papay/partner/h5entrustweb`
     ///
     /// - `GET` `v2/papay/partner/h5entrustweb`: H5纯签约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PapayPartnerH5entrustweb(Chain);
     impl std::ops::Deref for V2PapayPartnerH5entrustweb { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -976,6 +1081,7 @@ mod tree {
     /// `v2/papay/partner/preentrustweb`
     ///
     /// - `POST` `v2/papay/partner/preentrustweb`: APP纯签约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PapayPartnerPreentrustweb(Chain);
     impl std::ops::Deref for V2PapayPartnerPreentrustweb { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -983,6 +1089,7 @@ mod tree {
     /// `v2/papay/partner/querycontract`
     ///
     /// - `POST` `v2/papay/partner/querycontract`: 查询签约关系
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PapayPartnerQuerycontract(Chain);
     impl std::ops::Deref for V2PapayPartnerQuerycontract { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -990,6 +1097,7 @@ mod tree {
     /// `v2/papay/preentrustweb`
     ///
     /// - `POST` `v2/papay/preentrustweb`: APP纯签约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PapayPreentrustweb(Chain);
     impl std::ops::Deref for V2PapayPreentrustweb { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -997,11 +1105,13 @@ mod tree {
     /// `v2/papay/querycontract`
     ///
     /// - `POST` `v2/papay/querycontract`: 查询签约关系
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PapayQuerycontract(Chain);
     impl std::ops::Deref for V2PapayQuerycontract { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/pay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Pay(Chain);
     impl std::ops::Deref for V2Pay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1061,6 +1171,7 @@ mod tree {
     /// `v2/pay/closecombinedorder`
     ///
     /// - `POST` `v2/pay/closecombinedorder`: 合单关单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayClosecombinedorder(Chain);
     impl std::ops::Deref for V2PayClosecombinedorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1068,6 +1179,7 @@ mod tree {
     /// `v2/pay/closeorder`
     ///
     /// - `POST` `v2/pay/closeorder`: 关闭订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayCloseorder(Chain);
     impl std::ops::Deref for V2PayCloseorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1075,6 +1187,7 @@ mod tree {
     /// `v2/pay/combinedorder`
     ///
     /// - `POST` `v2/pay/combinedorder`: 合单下单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayCombinedorder(Chain);
     impl std::ops::Deref for V2PayCombinedorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1082,6 +1195,7 @@ mod tree {
     /// `v2/pay/contractorder`
     ///
     /// - `POST` `v2/pay/contractorder`: 支付中签约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayContractorder(Chain);
     impl std::ops::Deref for V2PayContractorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1089,6 +1203,7 @@ mod tree {
     /// `v2/pay/downloadbill`
     ///
     /// - `POST` `v2/pay/downloadbill`: 下载对账单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayDownloadbill(Chain);
     impl std::ops::Deref for V2PayDownloadbill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1096,6 +1211,7 @@ mod tree {
     /// `v2/pay/downloadfundflow`
     ///
     /// - `POST` `v2/pay/downloadfundflow`: 下载资金账单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayDownloadfundflow(Chain);
     impl std::ops::Deref for V2PayDownloadfundflow { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1103,6 +1219,7 @@ mod tree {
     /// `v2/pay/facepay`
     ///
     /// - `POST` `v2/pay/facepay`: 提交刷脸支付
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayFacepay(Chain);
     impl std::ops::Deref for V2PayFacepay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1110,6 +1227,7 @@ mod tree {
     /// `v2/pay/facepayquery`
     ///
     /// - `POST` `v2/pay/facepayquery`: 查询订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayFacepayquery(Chain);
     impl std::ops::Deref for V2PayFacepayquery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1117,6 +1235,7 @@ mod tree {
     /// `v2/pay/micropay`
     ///
     /// - `POST` `v2/pay/micropay`: 提交付款码支付
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayMicropay(Chain);
     impl std::ops::Deref for V2PayMicropay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1124,6 +1243,7 @@ mod tree {
     /// `v2/pay/orderquery`
     ///
     /// - `POST` `v2/pay/orderquery`: 查询订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayOrderquery(Chain);
     impl std::ops::Deref for V2PayOrderquery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1131,6 +1251,7 @@ mod tree {
     /// `v2/pay/paporderquery`
     ///
     /// - `POST` `v2/pay/paporderquery`: 查询订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayPaporderquery(Chain);
     impl std::ops::Deref for V2PayPaporderquery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1138,11 +1259,13 @@ mod tree {
     /// `v2/pay/pappayapply`
     ///
     /// - `POST` `v2/pay/pappayapply`: 申请扣款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayPappayapply(Chain);
     impl std::ops::Deref for V2PayPappayapply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/pay/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayPartner(Chain);
     impl std::ops::Deref for V2PayPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1156,6 +1279,7 @@ mod tree {
     /// `v2/pay/partner/paporderquery`
     ///
     /// - `POST` `v2/pay/partner/paporderquery`: 查询订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayPartnerPaporderquery(Chain);
     impl std::ops::Deref for V2PayPartnerPaporderquery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1163,6 +1287,7 @@ mod tree {
     /// `v2/pay/partner/pappayapply`
     ///
     /// - `POST` `v2/pay/partner/pappayapply`: 申请扣款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayPartnerPappayapply(Chain);
     impl std::ops::Deref for V2PayPartnerPappayapply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1170,6 +1295,7 @@ mod tree {
     /// `v2/pay/profitsharingaddreceiver`
     ///
     /// - `POST` `v2/pay/profitsharingaddreceiver`: 添加分账接收方
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayProfitsharingaddreceiver(Chain);
     impl std::ops::Deref for V2PayProfitsharingaddreceiver { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1177,6 +1303,7 @@ mod tree {
     /// `v2/pay/profitsharingmerchantratioquery`
     ///
     /// - `POST` `v2/pay/profitsharingmerchantratioquery`: 查询最大分账比例API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayProfitsharingmerchantratioquery(Chain);
     impl std::ops::Deref for V2PayProfitsharingmerchantratioquery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1184,6 +1311,7 @@ mod tree {
     /// `v2/pay/profitsharingorderamountquery`
     ///
     /// - `POST` `v2/pay/profitsharingorderamountquery`: 查询订单待分账金额
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayProfitsharingorderamountquery(Chain);
     impl std::ops::Deref for V2PayProfitsharingorderamountquery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1191,6 +1319,7 @@ mod tree {
     /// `v2/pay/profitsharingquery`
     ///
     /// - `POST` `v2/pay/profitsharingquery`: 查询分账结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayProfitsharingquery(Chain);
     impl std::ops::Deref for V2PayProfitsharingquery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1198,6 +1327,7 @@ mod tree {
     /// `v2/pay/profitsharingremovereceiver`
     ///
     /// - `POST` `v2/pay/profitsharingremovereceiver`: 删除分账接收方
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayProfitsharingremovereceiver(Chain);
     impl std::ops::Deref for V2PayProfitsharingremovereceiver { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1205,6 +1335,7 @@ mod tree {
     /// `v2/pay/profitsharingreturnquery`
     ///
     /// - `POST` `v2/pay/profitsharingreturnquery`: 回退结果查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayProfitsharingreturnquery(Chain);
     impl std::ops::Deref for V2PayProfitsharingreturnquery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1212,6 +1343,7 @@ mod tree {
     /// `v2/pay/querycombinedorder`
     ///
     /// - `POST` `v2/pay/querycombinedorder`: 合单查单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayQuerycombinedorder(Chain);
     impl std::ops::Deref for V2PayQuerycombinedorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1219,6 +1351,7 @@ mod tree {
     /// `v2/pay/queryexchagerate`
     ///
     /// - `POST` `v2/pay/queryexchagerate`: 汇率查询API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayQueryexchagerate(Chain);
     impl std::ops::Deref for V2PayQueryexchagerate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1226,6 +1359,7 @@ mod tree {
     /// `v2/pay/refundquery`
     ///
     /// - `POST` `v2/pay/refundquery`: 查询退款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayRefundquery(Chain);
     impl std::ops::Deref for V2PayRefundquery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1233,6 +1367,7 @@ mod tree {
     /// `v2/pay/refundqueryv2`
     ///
     /// - `POST` `v2/pay/refundqueryv2`: 查询退款（支持单品）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayRefundqueryv2(Chain);
     impl std::ops::Deref for V2PayRefundqueryv2 { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1240,6 +1375,7 @@ mod tree {
     /// `v2/pay/settlementquery`
     ///
     /// - `POST` `v2/pay/settlementquery`: 查询结算资金
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PaySettlementquery(Chain);
     impl std::ops::Deref for V2PaySettlementquery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1247,11 +1383,13 @@ mod tree {
     /// `v2/pay/unifiedorder`
     ///
     /// - `POST` `v2/pay/unifiedorder`: 统一下单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayUnifiedorder(Chain);
     impl std::ops::Deref for V2PayUnifiedorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/payitil`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Payitil(Chain);
     impl std::ops::Deref for V2Payitil { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1263,11 +1401,13 @@ mod tree {
     /// `v2/payitil/report`
     ///
     /// - `POST` `v2/payitil/report`: 交易保障
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2PayitilReport(Chain);
     impl std::ops::Deref for V2PayitilReport { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/risk`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Risk(Chain);
     impl std::ops::Deref for V2Risk { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1283,6 +1423,7 @@ mod tree {
     /// `v2/risk/getcertficates`
     ///
     /// - `POST` `v2/risk/getcertficates`: 获取平台证书
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2RiskGetcertficates(Chain);
     impl std::ops::Deref for V2RiskGetcertficates { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1290,6 +1431,7 @@ mod tree {
     /// `v2/risk/getpublickey`
     ///
     /// - `POST` `v2/risk/getpublickey`: 获取RSA加密公钥API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2RiskGetpublickey(Chain);
     impl std::ops::Deref for V2RiskGetpublickey { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1297,11 +1439,13 @@ mod tree {
     /// `v2/risk/getviolation`
     ///
     /// - `POST` `v2/risk/getviolation`: 银行特约商户违规信息查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2RiskGetviolation(Chain);
     impl std::ops::Deref for V2RiskGetviolation { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/sandboxnew`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Sandboxnew(Chain);
     impl std::ops::Deref for V2Sandboxnew { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1311,6 +1455,7 @@ mod tree {
     }
 
     /// `v2/sandboxnew/pay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SandboxnewPay(Chain);
     impl std::ops::Deref for V2SandboxnewPay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1334,6 +1479,7 @@ mod tree {
     /// `v2/sandboxnew/pay/downloadbill`
     ///
     /// - `POST` `v2/sandboxnew/pay/downloadbill`: 下载对账单 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SandboxnewPayDownloadbill(Chain);
     impl std::ops::Deref for V2SandboxnewPayDownloadbill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1341,6 +1487,7 @@ mod tree {
     /// `v2/sandboxnew/pay/getsignkey`
     ///
     /// - `POST` `v2/sandboxnew/pay/getsignkey`: 获取验签密钥API (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SandboxnewPayGetsignkey(Chain);
     impl std::ops::Deref for V2SandboxnewPayGetsignkey { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1348,6 +1495,7 @@ mod tree {
     /// `v2/sandboxnew/pay/micropay`
     ///
     /// - `POST` `v2/sandboxnew/pay/micropay`: 提交付款码支付 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SandboxnewPayMicropay(Chain);
     impl std::ops::Deref for V2SandboxnewPayMicropay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1355,6 +1503,7 @@ mod tree {
     /// `v2/sandboxnew/pay/orderquery`
     ///
     /// - `POST` `v2/sandboxnew/pay/orderquery`: 查询订单 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SandboxnewPayOrderquery(Chain);
     impl std::ops::Deref for V2SandboxnewPayOrderquery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1362,6 +1511,7 @@ mod tree {
     /// `v2/sandboxnew/pay/refund`
     ///
     /// - `POST` `v2/sandboxnew/pay/refund`: 申请退款 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SandboxnewPayRefund(Chain);
     impl std::ops::Deref for V2SandboxnewPayRefund { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1369,6 +1519,7 @@ mod tree {
     /// `v2/sandboxnew/pay/refundquery`
     ///
     /// - `POST` `v2/sandboxnew/pay/refundquery`: 查询退款 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SandboxnewPayRefundquery(Chain);
     impl std::ops::Deref for V2SandboxnewPayRefundquery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1376,11 +1527,13 @@ mod tree {
     /// `v2/sandboxnew/pay/unifiedorder`
     ///
     /// - `POST` `v2/sandboxnew/pay/unifiedorder`: 统一下单 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SandboxnewPayUnifiedorder(Chain);
     impl std::ops::Deref for V2SandboxnewPayUnifiedorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/secapi`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Secapi(Chain);
     impl std::ops::Deref for V2Secapi { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1394,6 +1547,7 @@ mod tree {
     }
 
     /// `v2/secapi/mch`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiMch(Chain);
     impl std::ops::Deref for V2SecapiMch { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1421,6 +1575,7 @@ mod tree {
     /// `v2/secapi/mch/addInstitutionsub`
     ///
     /// - `POST` `v2/secapi/mch/addInstitutionsub`: 进件子商户
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiMchAddInstitutionsub(Chain);
     impl std::ops::Deref for V2SecapiMchAddInstitutionsub { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1428,6 +1583,7 @@ mod tree {
     /// `v2/secapi/mch/addsubdevconfig`
     ///
     /// - `POST` `v2/secapi/mch/addsubdevconfig`: 服务商子商户开发配置新增支付目录/新增对应APPID关联
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiMchAddsubdevconfig(Chain);
     impl std::ops::Deref for V2SecapiMchAddsubdevconfig { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1435,6 +1591,7 @@ mod tree {
     /// `v2/secapi/mch/channelsetting`
     ///
     /// - `POST` `v2/secapi/mch/channelsetting`: 银行服务商特约子商户指定渠道号API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiMchChannelsetting(Chain);
     impl std::ops::Deref for V2SecapiMchChannelsetting { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1442,6 +1599,7 @@ mod tree {
     /// `v2/secapi/mch/modifyInstitutionsub`
     ///
     /// - `POST` `v2/secapi/mch/modifyInstitutionsub`: 修改子商户API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiMchModifyInstitutionsub(Chain);
     impl std::ops::Deref for V2SecapiMchModifyInstitutionsub { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1449,6 +1607,7 @@ mod tree {
     /// `v2/secapi/mch/modifymchinfo`
     ///
     /// - `POST` `v2/secapi/mch/modifymchinfo`: 银行特约商户信息修改
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiMchModifymchinfo(Chain);
     impl std::ops::Deref for V2SecapiMchModifymchinfo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1456,6 +1615,7 @@ mod tree {
     /// `v2/secapi/mch/queryInstitutionsub`
     ///
     /// - `POST` `v2/secapi/mch/queryInstitutionsub`: 查询子商户
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiMchQueryInstitutionsub(Chain);
     impl std::ops::Deref for V2SecapiMchQueryInstitutionsub { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1463,6 +1623,7 @@ mod tree {
     /// `v2/secapi/mch/querysubdevconfig`
     ///
     /// - `POST` `v2/secapi/mch/querysubdevconfig`: 配置查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiMchQuerysubdevconfig(Chain);
     impl std::ops::Deref for V2SecapiMchQuerysubdevconfig { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1470,6 +1631,7 @@ mod tree {
     /// `v2/secapi/mch/submchmanage`
     ///
     /// - `POST` `v2/secapi/mch/submchmanage`: 银行特约商户录入/银行特约商户资料查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiMchSubmchmanage(Chain);
     impl std::ops::Deref for V2SecapiMchSubmchmanage { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1477,11 +1639,13 @@ mod tree {
     /// `v2/secapi/mch/uploadmedia`
     ///
     /// - `POST` `v2/secapi/mch/uploadmedia`: 图片上传API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiMchUploadmedia(Chain);
     impl std::ops::Deref for V2SecapiMchUploadmedia { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/secapi/mkt`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiMkt(Chain);
     impl std::ops::Deref for V2SecapiMkt { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1493,11 +1657,13 @@ mod tree {
     /// `v2/secapi/mkt/addrecommendconf`
     ///
     /// - `POST` `v2/secapi/mkt/addrecommendconf`: 服务商特约商户关注功能配置 (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiMktAddrecommendconf(Chain);
     impl std::ops::Deref for V2SecapiMktAddrecommendconf { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/secapi/pay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiPay(Chain);
     impl std::ops::Deref for V2SecapiPay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1523,6 +1689,7 @@ mod tree {
     /// `v2/secapi/pay/facepayreverse`
     ///
     /// - `POST` `v2/secapi/pay/facepayreverse`: 撤销订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiPayFacepayreverse(Chain);
     impl std::ops::Deref for V2SecapiPayFacepayreverse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1530,6 +1697,7 @@ mod tree {
     /// `v2/secapi/pay/multiprofitsharing`
     ///
     /// - `POST` `v2/secapi/pay/multiprofitsharing`: 请求多次分账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiPayMultiprofitsharing(Chain);
     impl std::ops::Deref for V2SecapiPayMultiprofitsharing { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1537,6 +1705,7 @@ mod tree {
     /// `v2/secapi/pay/profitsharing`
     ///
     /// - `POST` `v2/secapi/pay/profitsharing`: 请求单次分账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiPayProfitsharing(Chain);
     impl std::ops::Deref for V2SecapiPayProfitsharing { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1544,6 +1713,7 @@ mod tree {
     /// `v2/secapi/pay/profitsharingfinish`
     ///
     /// - `POST` `v2/secapi/pay/profitsharingfinish`: 完结分账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiPayProfitsharingfinish(Chain);
     impl std::ops::Deref for V2SecapiPayProfitsharingfinish { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1551,6 +1721,7 @@ mod tree {
     /// `v2/secapi/pay/profitsharingreturn`
     ///
     /// - `POST` `v2/secapi/pay/profitsharingreturn`: 分账回退
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiPayProfitsharingreturn(Chain);
     impl std::ops::Deref for V2SecapiPayProfitsharingreturn { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1558,6 +1729,7 @@ mod tree {
     /// `v2/secapi/pay/refund`
     ///
     /// - `POST` `v2/secapi/pay/refund`: 申请退款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiPayRefund(Chain);
     impl std::ops::Deref for V2SecapiPayRefund { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1565,6 +1737,7 @@ mod tree {
     /// `v2/secapi/pay/refundv2`
     ///
     /// - `POST` `v2/secapi/pay/refundv2`: 申请退款（支持单品）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiPayRefundv2(Chain);
     impl std::ops::Deref for V2SecapiPayRefundv2 { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1572,11 +1745,13 @@ mod tree {
     /// `v2/secapi/pay/reverse`
     ///
     /// - `POST` `v2/secapi/pay/reverse`: 撤销订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecapiPayReverse(Chain);
     impl std::ops::Deref for V2SecapiPayReverse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/secsvc`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Secsvc(Chain);
     impl std::ops::Deref for V2Secsvc { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1590,6 +1765,7 @@ mod tree {
     /// `v2/secsvc/getrealnameinfo`
     ///
     /// - `POST` `v2/secsvc/getrealnameinfo`: 微信支付实名授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecsvcGetrealnameinfo(Chain);
     impl std::ops::Deref for V2SecsvcGetrealnameinfo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1597,11 +1773,13 @@ mod tree {
     /// `v2/secsvc/realnameauth`
     ///
     /// - `POST` `v2/secsvc/realnameauth`: 微信支付实名验证
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2SecsvcRealnameauth(Chain);
     impl std::ops::Deref for V2SecsvcRealnameauth { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/tools`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Tools(Chain);
     impl std::ops::Deref for V2Tools { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1615,6 +1793,7 @@ mod tree {
     /// `v2/tools/authcodetoopenid`
     ///
     /// - `POST` `v2/tools/authcodetoopenid`: 授权码查询openid
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2ToolsAuthcodetoopenid(Chain);
     impl std::ops::Deref for V2ToolsAuthcodetoopenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1622,11 +1801,13 @@ mod tree {
     /// `v2/tools/shorturl`
     ///
     /// - `POST` `v2/tools/shorturl`: 转换短链接
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2ToolsShorturl(Chain);
     impl std::ops::Deref for V2ToolsShorturl { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/transit`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Transit(Chain);
     impl std::ops::Deref for V2Transit { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1640,6 +1821,7 @@ mod tree {
     }
 
     /// `v2/transit/partnerpay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2TransitPartnerpay(Chain);
     impl std::ops::Deref for V2TransitPartnerpay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1655,6 +1837,7 @@ mod tree {
     /// `v2/transit/partnerpay/payapply`
     ///
     /// - `POST` `v2/transit/partnerpay/payapply`: 申请扣款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2TransitPartnerpayPayapply(Chain);
     impl std::ops::Deref for V2TransitPartnerpayPayapply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1662,6 +1845,7 @@ mod tree {
     /// `v2/transit/partnerpay/queryorder`
     ///
     /// - `POST` `v2/transit/partnerpay/queryorder`: 查询订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2TransitPartnerpayQueryorder(Chain);
     impl std::ops::Deref for V2TransitPartnerpayQueryorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1669,11 +1853,13 @@ mod tree {
     /// `v2/transit/partnerpay/querystate`
     ///
     /// - `POST` `v2/transit/partnerpay/querystate`: 查询用户状态接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2TransitPartnerpayQuerystate(Chain);
     impl std::ops::Deref for V2TransitPartnerpayQuerystate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/transit/pay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2TransitPay(Chain);
     impl std::ops::Deref for V2TransitPay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1687,6 +1873,7 @@ mod tree {
     /// `v2/transit/pay/payapply`
     ///
     /// - `POST` `v2/transit/pay/payapply`: 申请扣款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2TransitPayPayapply(Chain);
     impl std::ops::Deref for V2TransitPayPayapply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1694,6 +1881,7 @@ mod tree {
     /// `v2/transit/pay/querystate`
     ///
     /// - `POST` `v2/transit/pay/querystate`: 查询用户状态接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2TransitPayQuerystate(Chain);
     impl std::ops::Deref for V2TransitPayQuerystate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1701,11 +1889,13 @@ mod tree {
     /// `v2/transit/queryorder`
     ///
     /// - `POST` `v2/transit/queryorder`: 查询订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2TransitQueryorder(Chain);
     impl std::ops::Deref for V2TransitQueryorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/vehicle`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Vehicle(Chain);
     impl std::ops::Deref for V2Vehicle { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1717,6 +1907,7 @@ mod tree {
     }
 
     /// `v2/vehicle/partnerpay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2VehiclePartnerpay(Chain);
     impl std::ops::Deref for V2VehiclePartnerpay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1732,6 +1923,7 @@ mod tree {
     /// `v2/vehicle/partnerpay/notification`
     ///
     /// - `POST` `v2/vehicle/partnerpay/notification`: 用户入场通知api
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2VehiclePartnerpayNotification(Chain);
     impl std::ops::Deref for V2VehiclePartnerpayNotification { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1739,6 +1931,7 @@ mod tree {
     /// `v2/vehicle/partnerpay/payapply`
     ///
     /// - `POST` `v2/vehicle/partnerpay/payapply`: 申请扣款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2VehiclePartnerpayPayapply(Chain);
     impl std::ops::Deref for V2VehiclePartnerpayPayapply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1746,11 +1939,13 @@ mod tree {
     /// `v2/vehicle/partnerpay/querystate`
     ///
     /// - `POST` `v2/vehicle/partnerpay/querystate`: 用户状态查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2VehiclePartnerpayQuerystate(Chain);
     impl std::ops::Deref for V2VehiclePartnerpayQuerystate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/vehicle/pay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2VehiclePay(Chain);
     impl std::ops::Deref for V2VehiclePay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1766,6 +1961,7 @@ mod tree {
     /// `v2/vehicle/pay/notification`
     ///
     /// - `POST` `v2/vehicle/pay/notification`: 用户入场通知api
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2VehiclePayNotification(Chain);
     impl std::ops::Deref for V2VehiclePayNotification { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1773,6 +1969,7 @@ mod tree {
     /// `v2/vehicle/pay/payapply`
     ///
     /// - `POST` `v2/vehicle/pay/payapply`: 申请扣款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2VehiclePayPayapply(Chain);
     impl std::ops::Deref for V2VehiclePayPayapply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1780,11 +1977,13 @@ mod tree {
     /// `v2/vehicle/pay/querystate`
     ///
     /// - `POST` `v2/vehicle/pay/querystate`: 用户状态查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2VehiclePayQuerystate(Chain);
     impl std::ops::Deref for V2VehiclePayQuerystate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/wxv`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Wxv(Chain);
     impl std::ops::Deref for V2Wxv { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1810,6 +2009,7 @@ mod tree {
     /// `v2/wxv/cancelbill`
     ///
     /// - `POST` `v2/wxv/cancelbill`: 撤销租借订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2WxvCancelbill(Chain);
     impl std::ops::Deref for V2WxvCancelbill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1817,6 +2017,7 @@ mod tree {
     /// `v2/wxv/changerentmoney`
     ///
     /// - `POST` `v2/wxv/changerentmoney`: 修改租借订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2WxvChangerentmoney(Chain);
     impl std::ops::Deref for V2WxvChangerentmoney { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1824,6 +2025,7 @@ mod tree {
     /// `v2/wxv/createhotelbill`
     ///
     /// - `POST` `v2/wxv/createhotelbill`: 创建速住订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2WxvCreatehotelbill(Chain);
     impl std::ops::Deref for V2WxvCreatehotelbill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1831,6 +2033,7 @@ mod tree {
     /// `v2/wxv/createrentbill`
     ///
     /// - `POST` `v2/wxv/createrentbill`: 创建租借订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2WxvCreaterentbill(Chain);
     impl std::ops::Deref for V2WxvCreaterentbill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1838,6 +2041,7 @@ mod tree {
     /// `v2/wxv/finishhotelbill`
     ///
     /// - `POST` `v2/wxv/finishhotelbill`: 完结速住订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2WxvFinishhotelbill(Chain);
     impl std::ops::Deref for V2WxvFinishhotelbill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1845,6 +2049,7 @@ mod tree {
     /// `v2/wxv/finishrentbill`
     ///
     /// - `POST` `v2/wxv/finishrentbill`: 完结租借订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2WxvFinishrentbill(Chain);
     impl std::ops::Deref for V2WxvFinishrentbill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1852,6 +2057,7 @@ mod tree {
     /// `v2/wxv/queryhotelbill`
     ///
     /// - `POST` `v2/wxv/queryhotelbill`: 查询速住订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2WxvQueryhotelbill(Chain);
     impl std::ops::Deref for V2WxvQueryhotelbill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1859,11 +2065,13 @@ mod tree {
     /// `v2/wxv/queryrentbill`
     ///
     /// - `POST` `v2/wxv/queryrentbill`: 查询租借订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2WxvQueryrentbill(Chain);
     impl std::ops::Deref for V2WxvQueryrentbill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/xdc`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2Xdc(Chain);
     impl std::ops::Deref for V2Xdc { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1875,6 +2083,7 @@ mod tree {
     }
 
     /// `v2/xdc/apiv2getsignkey`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2XdcApiv2getsignkey(Chain);
     impl std::ops::Deref for V2XdcApiv2getsignkey { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1884,6 +2093,7 @@ mod tree {
     }
 
     /// `v2/xdc/apiv2getsignkey/sign`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2XdcApiv2getsignkeySign(Chain);
     impl std::ops::Deref for V2XdcApiv2getsignkeySign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1895,11 +2105,13 @@ mod tree {
     /// `v2/xdc/apiv2getsignkey/sign/getsignkey`
     ///
     /// - `POST` `v2/xdc/apiv2getsignkey/sign/getsignkey`: 获取验签密钥API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2XdcApiv2getsignkeySignGetsignkey(Chain);
     impl std::ops::Deref for V2XdcApiv2getsignkeySignGetsignkey { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v2/xdc/apiv2sandbox`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2XdcApiv2sandbox(Chain);
     impl std::ops::Deref for V2XdcApiv2sandbox { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1909,6 +2121,7 @@ mod tree {
     }
 
     /// `v2/xdc/apiv2sandbox/pay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2XdcApiv2sandboxPay(Chain);
     impl std::ops::Deref for V2XdcApiv2sandboxPay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1922,6 +2135,7 @@ mod tree {
     /// `v2/xdc/apiv2sandbox/pay/micropay`
     ///
     /// - `POST` `v2/xdc/apiv2sandbox/pay/micropay`: 提交付款码支付
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2XdcApiv2sandboxPayMicropay(Chain);
     impl std::ops::Deref for V2XdcApiv2sandboxPayMicropay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -1929,11 +2143,13 @@ mod tree {
     /// `v2/xdc/apiv2sandbox/pay/orderquery`
     ///
     /// - `POST` `v2/xdc/apiv2sandbox/pay/orderquery`: 查询订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V2XdcApiv2sandboxPayOrderquery(Chain);
     impl std::ops::Deref for V2XdcApiv2sandboxPayOrderquery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3(Chain);
     impl std::ops::Deref for V3 { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2101,6 +2317,7 @@ mod tree {
     }
 
     /// `v3/abnormal-fund-processing`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AbnormalFundProcessing(Chain);
     impl std::ops::Deref for V3AbnormalFundProcessing { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2110,6 +2327,7 @@ mod tree {
     }
 
     /// `v3/abnormal-fund-processing/receipts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AbnormalFundProcessingReceipts(Chain);
     impl std::ops::Deref for V3AbnormalFundProcessingReceipts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2121,6 +2339,7 @@ mod tree {
     /// `v3/abnormal-fund-processing/receipts/{receipt_id}`
     ///
     /// - `GET` `v3/abnormal-fund-processing/receipts/{receipt_id}`: 查询在途异常资金付款结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AbnormalFundProcessingReceiptsReceiptId(Chain);
     impl std::ops::Deref for V3AbnormalFundProcessingReceiptsReceiptId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2132,6 +2351,7 @@ mod tree {
     /// `v3/abnormal-fund-processing/receipts/{receipt_id}/transfer-instructions`
     ///
     /// - `POST` `v3/abnormal-fund-processing/receipts/{receipt_id}/transfer-instructions`: 发起在途异常资金付款指令
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AbnormalFundProcessingReceiptsReceiptIdTransferInstructions(Chain);
     impl std::ops::Deref for V3AbnormalFundProcessingReceiptsReceiptIdTransferInstructions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2143,11 +2363,13 @@ mod tree {
     /// `v3/abnormal-fund-processing/receipts/{receipt_id}/transfer-instructions/{out_instruction_no}`
     ///
     /// - `GET` `v3/abnormal-fund-processing/receipts/{receipt_id}/transfer-instructions/{out_instruction_no}`: 查询在途异常资金付款指令执行结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AbnormalFundProcessingReceiptsReceiptIdTransferInstructionsOutInstructionNo(Chain);
     impl std::ops::Deref for V3AbnormalFundProcessingReceiptsReceiptIdTransferInstructionsOutInstructionNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/aggracct-bc`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBc(Chain);
     impl std::ops::Deref for V3AggracctBc { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2157,6 +2379,7 @@ mod tree {
     }
 
     /// `v3/aggracct-bc/wb-channel`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannel(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2172,6 +2395,7 @@ mod tree {
     }
 
     /// `v3/aggracct-bc/wb-channel/account`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelAccount(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelAccount { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2187,6 +2411,7 @@ mod tree {
     /// `v3/aggracct-bc/wb-channel/account/balance`
     ///
     /// - `GET` `v3/aggracct-bc/wb-channel/account/balance`: 查询渠道额度
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelAccountBalance(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelAccountBalance { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2194,6 +2419,7 @@ mod tree {
     /// `v3/aggracct-bc/wb-channel/account/mch_archives`
     ///
     /// - `GET` `v3/aggracct-bc/wb-channel/account/mch_archives`: 查询商户资料
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelAccountMchArchives(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelAccountMchArchives { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2201,11 +2427,13 @@ mod tree {
     /// `v3/aggracct-bc/wb-channel/account/mch_media`
     ///
     /// - `GET` `v3/aggracct-bc/wb-channel/account/mch_media`: 查询商户影像件资料
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelAccountMchMedia(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelAccountMchMedia { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/aggracct-bc/wb-channel/bank-channel-account`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelBankChannelAccount(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelBankChannelAccount { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2217,6 +2445,7 @@ mod tree {
     /// `v3/aggracct-bc/wb-channel/bank-channel-account/rename`
     ///
     /// - `POST` `v3/aggracct-bc/wb-channel/bank-channel-account/rename`: 受理渠道结算银行账户更名申请
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelBankChannelAccountRename(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelBankChannelAccountRename { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2228,11 +2457,13 @@ mod tree {
     /// `v3/aggracct-bc/wb-channel/bank-channel-account/rename/{application_id}`
     ///
     /// - `GET` `v3/aggracct-bc/wb-channel/bank-channel-account/rename/{application_id}`: 查询渠道结算银行账户更名申请
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelBankChannelAccountRenameApplicationId(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelBankChannelAccountRenameApplicationId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/aggracct-bc/wb-channel/control-orders`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelControlOrders(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelControlOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2248,6 +2479,7 @@ mod tree {
     }
 
     /// `v3/aggracct-bc/wb-channel/control-orders/info`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelControlOrdersInfo(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelControlOrdersInfo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2257,6 +2489,7 @@ mod tree {
     }
 
     /// `v3/aggracct-bc/wb-channel/control-orders/info/update`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelControlOrdersInfoUpdate(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelControlOrdersInfoUpdate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2266,6 +2499,7 @@ mod tree {
     }
 
     /// `v3/aggracct-bc/wb-channel/control-orders/info/update/result`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelControlOrdersInfoUpdateResult(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelControlOrdersInfoUpdateResult { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2277,6 +2511,7 @@ mod tree {
     /// `v3/aggracct-bc/wb-channel/control-orders/info/update/result/notify`
     ///
     /// - `POST` `v3/aggracct-bc/wb-channel/control-orders/info/update/result/notify`: 资料更新请求审核结果回调通知
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelControlOrdersInfoUpdateResultNotify(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelControlOrdersInfoUpdateResultNotify { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2284,6 +2519,7 @@ mod tree {
     /// `v3/aggracct-bc/wb-channel/control-orders/punish`
     ///
     /// - `POST` `v3/aggracct-bc/wb-channel/control-orders/punish`: 发起微众台账管控
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelControlOrdersPunish(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelControlOrdersPunish { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2291,6 +2527,7 @@ mod tree {
     /// `v3/aggracct-bc/wb-channel/control-orders/recover`
     ///
     /// - `POST` `v3/aggracct-bc/wb-channel/control-orders/recover`: 解除对微众台账的管控
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelControlOrdersRecover(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelControlOrdersRecover { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2298,6 +2535,7 @@ mod tree {
     /// `v3/aggracct-bc/wb-channel/control-orders/{out_request_no}`
     ///
     /// - `GET` `v3/aggracct-bc/wb-channel/control-orders/{out_request_no}`: 查询控制单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelControlOrdersOutRequestNo(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelControlOrdersOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2305,6 +2543,7 @@ mod tree {
     /// `v3/aggracct-bc/wb-channel/special-reduction`
     ///
     /// - `POST` `v3/aggracct-bc/wb-channel/special-reduction`: 特殊减额
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelSpecialReduction(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelSpecialReduction { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2316,11 +2555,13 @@ mod tree {
     /// `v3/aggracct-bc/wb-channel/special-reduction/{out_request_no}`
     ///
     /// - `GET` `v3/aggracct-bc/wb-channel/special-reduction/{out_request_no}`: 查询特殊减额结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3AggracctBcWbChannelSpecialReductionOutRequestNo(Chain);
     impl std::ops::Deref for V3AggracctBcWbChannelSpecialReductionOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/apply4sub`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4sub(Chain);
     impl std::ops::Deref for V3Apply4sub { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2330,6 +2571,7 @@ mod tree {
     }
 
     /// `v3/apply4sub/sub_merchants`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4subSubMerchants(Chain);
     impl std::ops::Deref for V3Apply4subSubMerchants { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2339,6 +2581,7 @@ mod tree {
     }
 
     /// `v3/apply4sub/sub_merchants/{sub_mchid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4subSubMerchantsSubMchid(Chain);
     impl std::ops::Deref for V3Apply4subSubMerchantsSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2352,6 +2595,7 @@ mod tree {
     }
 
     /// `v3/apply4sub/sub_merchants/{sub_mchid}/application`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4subSubMerchantsSubMchidApplication(Chain);
     impl std::ops::Deref for V3Apply4subSubMerchantsSubMchidApplication { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2363,6 +2607,7 @@ mod tree {
     /// `v3/apply4sub/sub_merchants/{sub_mchid}/application/{application_no}`
     ///
     /// - `GET` `v3/apply4sub/sub_merchants/{sub_mchid}/application/{application_no}`: 查询结算账户修改申请状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4subSubMerchantsSubMchidApplicationApplicationNo(Chain);
     impl std::ops::Deref for V3Apply4subSubMerchantsSubMchidApplicationApplicationNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2370,6 +2615,7 @@ mod tree {
     /// `v3/apply4sub/sub_merchants/{sub_mchid}/modify-settlement`
     ///
     /// - `POST` `v3/apply4sub/sub_merchants/{sub_mchid}/modify-settlement`: 修改结算帐号API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4subSubMerchantsSubMchidModifySettlement(Chain);
     impl std::ops::Deref for V3Apply4subSubMerchantsSubMchidModifySettlement { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2377,11 +2623,13 @@ mod tree {
     /// `v3/apply4sub/sub_merchants/{sub_mchid}/settlement`
     ///
     /// - `GET` `v3/apply4sub/sub_merchants/{sub_mchid}/settlement`: 查询结算账户API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4subSubMerchantsSubMchidSettlement(Chain);
     impl std::ops::Deref for V3Apply4subSubMerchantsSubMchidSettlement { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/apply4subject`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4subject(Chain);
     impl std::ops::Deref for V3Apply4subject { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2394,6 +2642,7 @@ mod tree {
     ///
     /// - `GET` `v3/apply4subject/applyment`: 查询商户开户意愿申请单审核结果API
     /// - `POST` `v3/apply4subject/applyment`: 提交商户开户意愿申请单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4subjectApplyment(Chain);
     impl std::ops::Deref for V3Apply4subjectApplyment { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2407,6 +2656,7 @@ mod tree {
     }
 
     /// `v3/apply4subject/applyment/merchants`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4subjectApplymentMerchants(Chain);
     impl std::ops::Deref for V3Apply4subjectApplymentMerchants { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2416,6 +2666,7 @@ mod tree {
     }
 
     /// `v3/apply4subject/applyment/merchants/{sub_mchid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4subjectApplymentMerchantsSubMchid(Chain);
     impl std::ops::Deref for V3Apply4subjectApplymentMerchantsSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2427,11 +2678,13 @@ mod tree {
     /// `v3/apply4subject/applyment/merchants/{sub_mchid}/state`
     ///
     /// - `GET` `v3/apply4subject/applyment/merchants/{sub_mchid}/state`: 获取商户开户意愿确认状态API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4subjectApplymentMerchantsSubMchidState(Chain);
     impl std::ops::Deref for V3Apply4subjectApplymentMerchantsSubMchidState { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/apply4subject/applyment/{applyment_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4subjectApplymentApplymentId(Chain);
     impl std::ops::Deref for V3Apply4subjectApplymentApplymentId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2443,11 +2696,13 @@ mod tree {
     /// `v3/apply4subject/applyment/{applyment_id}/cancel`
     ///
     /// - `POST` `v3/apply4subject/applyment/{applyment_id}/cancel`: 撤销商户开户意愿申请单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4subjectApplymentApplymentIdCancel(Chain);
     impl std::ops::Deref for V3Apply4subjectApplymentApplymentIdCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/apply4subject/applyment/{business_code}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4subjectApplymentBusinessCode(Chain);
     impl std::ops::Deref for V3Apply4subjectApplymentBusinessCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2459,11 +2714,13 @@ mod tree {
     /// `v3/apply4subject/applyment/{business_code}/cancel`
     ///
     /// - `POST` `v3/apply4subject/applyment/{business_code}/cancel`: 撤销商户开户意愿申请单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Apply4subjectApplymentBusinessCodeCancel(Chain);
     impl std::ops::Deref for V3Apply4subjectApplymentBusinessCodeCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/applyment4sub`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Applyment4sub(Chain);
     impl std::ops::Deref for V3Applyment4sub { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2478,6 +2735,7 @@ mod tree {
     ///
     /// The catalog path ends in `/` (an empty last segment, `{empty}` in the PHP docs), so this
     /// node's path keeps that `/`; the paths of its children do not have it.
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Applyment4subApplyment(Chain);
     impl std::ops::Deref for V3Applyment4subApplyment { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2489,6 +2747,7 @@ mod tree {
     }
 
     /// `v3/applyment4sub/applyment/applyment_id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Applyment4subApplymentApplymentId(Chain);
     impl std::ops::Deref for V3Applyment4subApplymentApplymentId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2500,11 +2759,13 @@ mod tree {
     /// `v3/applyment4sub/applyment/applyment_id/{applyment_id}`
     ///
     /// - `GET` `v3/applyment4sub/applyment/applyment_id/{applyment_id}`: 通过申请单号查询申请状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Applyment4subApplymentApplymentIdApplymentId(Chain);
     impl std::ops::Deref for V3Applyment4subApplymentApplymentIdApplymentId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/applyment4sub/applyment/business_code`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Applyment4subApplymentBusinessCode(Chain);
     impl std::ops::Deref for V3Applyment4subApplymentBusinessCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2516,11 +2777,13 @@ mod tree {
     /// `v3/applyment4sub/applyment/business_code/{business_code}`
     ///
     /// - `GET` `v3/applyment4sub/applyment/business_code/{business_code}`: 通过业务申请编号查询申请状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Applyment4subApplymentBusinessCodeBusinessCode(Chain);
     impl std::ops::Deref for V3Applyment4subApplymentBusinessCodeBusinessCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/bank-batch-transfer`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankBatchTransfer(Chain);
     impl std::ops::Deref for V3BankBatchTransfer { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2530,6 +2793,7 @@ mod tree {
     }
 
     /// `v3/bank-batch-transfer/receipt`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankBatchTransferReceipt(Chain);
     impl std::ops::Deref for V3BankBatchTransferReceipt { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2544,6 +2808,7 @@ mod tree {
     ///
     /// - `GET` `v3/bank-batch-transfer/receipt/detail-receipts`: 查询明细电子回单受理结果API
     /// - `POST` `v3/bank-batch-transfer/receipt/detail-receipts`: 受理明细电子回单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankBatchTransferReceiptDetailReceipts(Chain);
     impl std::ops::Deref for V3BankBatchTransferReceiptDetailReceipts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2552,11 +2817,13 @@ mod tree {
     ///
     /// - `GET` `v3/bank-batch-transfer/receipt/summary-receipts`: 查询汇总电子回单受理结果API
     /// - `POST` `v3/bank-batch-transfer/receipt/summary-receipts`: 受理汇总电子回单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankBatchTransferReceiptSummaryReceipts(Chain);
     impl std::ops::Deref for V3BankBatchTransferReceiptSummaryReceipts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/bank-transfer`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankTransfer(Chain);
     impl std::ops::Deref for V3BankTransfer { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2568,6 +2835,7 @@ mod tree {
     /// `v3/bank-transfer/batches`
     ///
     /// - `POST` `v3/bank-transfer/batches`: 发起批量转账API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankTransferBatches(Chain);
     impl std::ops::Deref for V3BankTransferBatches { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2579,6 +2847,7 @@ mod tree {
     }
 
     /// `v3/bank-transfer/batches/batch-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankTransferBatchesBatchId(Chain);
     impl std::ops::Deref for V3BankTransferBatchesBatchId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2590,6 +2859,7 @@ mod tree {
     /// `v3/bank-transfer/batches/batch-id/{batch_id}`
     ///
     /// - `GET` `v3/bank-transfer/batches/batch-id/{batch_id}`: 微信支付批次单号查询批次单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankTransferBatchesBatchIdBatchId(Chain);
     impl std::ops::Deref for V3BankTransferBatchesBatchIdBatchId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2599,6 +2869,7 @@ mod tree {
     }
 
     /// `v3/bank-transfer/batches/batch-id/{batch_id}/details`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankTransferBatchesBatchIdBatchIdDetails(Chain);
     impl std::ops::Deref for V3BankTransferBatchesBatchIdBatchIdDetails { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2608,6 +2879,7 @@ mod tree {
     }
 
     /// `v3/bank-transfer/batches/batch-id/{batch_id}/details/detail-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankTransferBatchesBatchIdBatchIdDetailsDetailId(Chain);
     impl std::ops::Deref for V3BankTransferBatchesBatchIdBatchIdDetailsDetailId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2619,11 +2891,13 @@ mod tree {
     /// `v3/bank-transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}`
     ///
     /// - `GET` `v3/bank-transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}`: 微信支付明细单号查询明细单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankTransferBatchesBatchIdBatchIdDetailsDetailIdDetailId(Chain);
     impl std::ops::Deref for V3BankTransferBatchesBatchIdBatchIdDetailsDetailIdDetailId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/bank-transfer/batches/out-batch-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankTransferBatchesOutBatchNo(Chain);
     impl std::ops::Deref for V3BankTransferBatchesOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2635,6 +2909,7 @@ mod tree {
     /// `v3/bank-transfer/batches/out-batch-no/{out_batch_no}`
     ///
     /// - `GET` `v3/bank-transfer/batches/out-batch-no/{out_batch_no}`: 银行批次单号查询批次单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankTransferBatchesOutBatchNoOutBatchNo(Chain);
     impl std::ops::Deref for V3BankTransferBatchesOutBatchNoOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2644,6 +2919,7 @@ mod tree {
     }
 
     /// `v3/bank-transfer/batches/out-batch-no/{out_batch_no}/details`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankTransferBatchesOutBatchNoOutBatchNoDetails(Chain);
     impl std::ops::Deref for V3BankTransferBatchesOutBatchNoOutBatchNoDetails { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2653,6 +2929,7 @@ mod tree {
     }
 
     /// `v3/bank-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNo(Chain);
     impl std::ops::Deref for V3BankTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2664,11 +2941,13 @@ mod tree {
     /// `v3/bank-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}`
     ///
     /// - `GET` `v3/bank-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}`: 银行明细单号查询明细单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BankTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNoOutDetailNo(Chain);
     impl std::ops::Deref for V3BankTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNoOutDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/bill`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Bill(Chain);
     impl std::ops::Deref for V3Bill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2684,6 +2963,7 @@ mod tree {
     /// `v3/bill/fundflowbill`
     ///
     /// - `GET` `v3/bill/fundflowbill`: 申请资金账单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BillFundflowbill(Chain);
     impl std::ops::Deref for V3BillFundflowbill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2691,6 +2971,7 @@ mod tree {
     /// `v3/bill/sub-merchant-fundflowbill`
     ///
     /// - `GET` `v3/bill/sub-merchant-fundflowbill`: 申请单个子商户资金账单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BillSubMerchantFundflowbill(Chain);
     impl std::ops::Deref for V3BillSubMerchantFundflowbill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2698,11 +2979,13 @@ mod tree {
     /// `v3/bill/tradebill`
     ///
     /// - `GET` `v3/bill/tradebill`: 申请交易账单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BillTradebill(Chain);
     impl std::ops::Deref for V3BillTradebill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/billdownload`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Billdownload(Chain);
     impl std::ops::Deref for V3Billdownload { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2714,11 +2997,13 @@ mod tree {
     /// `v3/billdownload/file`
     ///
     /// - `GET` `v3/billdownload/file`: 下载账单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BilldownloadFile(Chain);
     impl std::ops::Deref for V3BilldownloadFile { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/brand`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Brand(Chain);
     impl std::ops::Deref for V3Brand { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2738,6 +3023,7 @@ mod tree {
     /// `v3/brand/applyments`
     ///
     /// - `POST` `v3/brand/applyments`: 提交入驻申请
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandApplyments(Chain);
     impl std::ops::Deref for V3BrandApplyments { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2751,6 +3037,7 @@ mod tree {
     }
 
     /// `v3/brand/applyments/applyment-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandApplymentsApplymentId(Chain);
     impl std::ops::Deref for V3BrandApplymentsApplymentId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2762,11 +3049,13 @@ mod tree {
     /// `v3/brand/applyments/applyment-id/{applyment_id}`
     ///
     /// - `GET` `v3/brand/applyments/applyment-id/{applyment_id}`: 根据申请单ID查询申请状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandApplymentsApplymentIdApplymentId(Chain);
     impl std::ops::Deref for V3BrandApplymentsApplymentIdApplymentId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/brand/applyments/business-code`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandApplymentsBusinessCode(Chain);
     impl std::ops::Deref for V3BrandApplymentsBusinessCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2778,6 +3067,7 @@ mod tree {
     /// `v3/brand/applyments/business-code/{business_code}`
     ///
     /// - `GET` `v3/brand/applyments/business-code/{business_code}`: 根据业务申请编号查询申请状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandApplymentsBusinessCodeBusinessCode(Chain);
     impl std::ops::Deref for V3BrandApplymentsBusinessCodeBusinessCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2785,11 +3075,13 @@ mod tree {
     /// `v3/brand/applyments/cancel-applyment`
     ///
     /// - `POST` `v3/brand/applyments/cancel-applyment`: 撤销申请
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandApplymentsCancelApplyment(Chain);
     impl std::ops::Deref for V3BrandApplymentsCancelApplyment { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/brand/card`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandCard(Chain);
     impl std::ops::Deref for V3BrandCard { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2804,6 +3096,7 @@ mod tree {
     ///
     /// - `GET` `v3/brand/card/card-configs`: 查询商家名片配置申请状态
     /// - `POST` `v3/brand/card/card-configs`: 提交商家名片配置申请
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandCardCardConfigs(Chain);
     impl std::ops::Deref for V3BrandCardCardConfigs { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2819,6 +3112,7 @@ mod tree {
     /// `v3/brand/card/card-configs/cancel-applyment`
     ///
     /// - `POST` `v3/brand/card/card-configs/cancel-applyment`: 撤销商家名片配置申请
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandCardCardConfigsCancelApplyment(Chain);
     impl std::ops::Deref for V3BrandCardCardConfigsCancelApplyment { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2826,6 +3120,7 @@ mod tree {
     /// `v3/brand/card/card-configs/preview-url`
     ///
     /// - `GET` `v3/brand/card/card-configs/preview-url`: 获取商家名片预览二维码
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandCardCardConfigsPreviewUrl(Chain);
     impl std::ops::Deref for V3BrandCardCardConfigsPreviewUrl { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2833,6 +3128,7 @@ mod tree {
     /// `v3/brand/card/card-configs/publish`
     ///
     /// - `POST` `v3/brand/card/card-configs/publish`: 发布商家名片配置
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandCardCardConfigsPublish(Chain);
     impl std::ops::Deref for V3BrandCardCardConfigsPublish { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2841,6 +3137,7 @@ mod tree {
     ///
     /// - `GET` `v3/brand/card/card-links`: 查询已生效交易连接名片规则
     /// - `POST` `v3/brand/card/card-links`: 添加交易连接名片规则申请
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandCardCardLinks(Chain);
     impl std::ops::Deref for V3BrandCardCardLinks { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2854,6 +3151,7 @@ mod tree {
     }
 
     /// `v3/brand/card/card-links/business-code`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandCardCardLinksBusinessCode(Chain);
     impl std::ops::Deref for V3BrandCardCardLinksBusinessCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2865,6 +3163,7 @@ mod tree {
     /// `v3/brand/card/card-links/business-code/{business_code}`
     ///
     /// - `GET` `v3/brand/card/card-links/business-code/{business_code}`: 根据业务申请编号查询添加申请状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandCardCardLinksBusinessCodeBusinessCode(Chain);
     impl std::ops::Deref for V3BrandCardCardLinksBusinessCodeBusinessCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2872,6 +3171,7 @@ mod tree {
     /// `v3/brand/card/card-links/cancel-applyment`
     ///
     /// - `POST` `v3/brand/card/card-links/cancel-applyment`: 撤销交易连接名片配置申请
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandCardCardLinksCancelApplyment(Chain);
     impl std::ops::Deref for V3BrandCardCardLinksCancelApplyment { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2879,11 +3179,13 @@ mod tree {
     /// `v3/brand/card/card-links/unbind-card-link`
     ///
     /// - `POST` `v3/brand/card/card-links/unbind-card-link`: 解除已生效交易连接名片场景
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandCardCardLinksUnbindCardLink(Chain);
     impl std::ops::Deref for V3BrandCardCardLinksUnbindCardLink { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/brand/marketing`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandMarketing(Chain);
     impl std::ops::Deref for V3BrandMarketing { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2893,6 +3195,7 @@ mod tree {
     }
 
     /// `v3/brand/marketing/shake-activities`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandMarketingShakeActivities(Chain);
     impl std::ops::Deref for V3BrandMarketingShakeActivities { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2904,11 +3207,13 @@ mod tree {
     /// `v3/brand/marketing/shake-activities/activities`
     ///
     /// - `GET` `v3/brand/marketing/shake-activities/activities`: 查询摇优惠活动列表
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandMarketingShakeActivitiesActivities(Chain);
     impl std::ops::Deref for V3BrandMarketingShakeActivitiesActivities { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/brand/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartner(Chain);
     impl std::ops::Deref for V3BrandPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2920,6 +3225,7 @@ mod tree {
     }
 
     /// `v3/brand/partner/card-member`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMember(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMember { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2944,6 +3250,7 @@ mod tree {
     ///
     /// - `GET` `v3/brand/partner/card-member/cards`: 查询会员卡模板列表
     /// - `POST` `v3/brand/partner/card-member/cards`: 创建会员卡模板
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberCards(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberCards { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2957,6 +3264,7 @@ mod tree {
     /// - `GET` `v3/brand/partner/card-member/cards/{card_id}`: 查询会员卡模板信息
     /// - `PATCH` `v3/brand/partner/card-member/cards/{card_id}`: 修改会员卡模板信息
     /// - `DELETE` `v3/brand/partner/card-member/cards/{card_id}`: 删除会员卡模板
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberCardsCardId(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberCardsCardId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2968,6 +3276,7 @@ mod tree {
     /// `v3/brand/partner/card-member/cards/{card_id}/invalidate`
     ///
     /// - `POST` `v3/brand/partner/card-member/cards/{card_id}/invalidate`: 作废会员卡模板
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberCardsCardIdInvalidate(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberCardsCardIdInvalidate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2976,6 +3285,7 @@ mod tree {
     ///
     /// - `GET` `v3/brand/partner/card-member/membership-activities`: 查询品牌会员发券活动列表
     /// - `POST` `v3/brand/partner/card-member/membership-activities`: 创建品牌会员发券活动
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberMembershipActivities(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberMembershipActivities { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2988,6 +3298,7 @@ mod tree {
     ///
     /// - `GET` `v3/brand/partner/card-member/membership-activities/{activity_id}`: 查询品牌会员发券活动
     /// - `PATCH` `v3/brand/partner/card-member/membership-activities/{activity_id}`: 修改品牌会员发券活动信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberMembershipActivitiesActivityId(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberMembershipActivitiesActivityId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -2999,6 +3310,7 @@ mod tree {
     /// `v3/brand/partner/card-member/membership-activities/{activity_id}/terminate`
     ///
     /// - `POST` `v3/brand/partner/card-member/membership-activities/{activity_id}/terminate`: 终止品牌会员发券活动
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberMembershipActivitiesActivityIdTerminate(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberMembershipActivitiesActivityIdTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3006,6 +3318,7 @@ mod tree {
     /// `v3/brand/partner/card-member/pay-view-tokens`
     ///
     /// - `POST` `v3/brand/partner/card-member/pay-view-tokens`: 品牌会员展示付款码组件预授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberPayViewTokens(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberPayViewTokens { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3013,6 +3326,7 @@ mod tree {
     /// `v3/brand/partner/card-member/pre-auth-tokens`
     ///
     /// - `POST` `v3/brand/partner/card-member/pre-auth-tokens`: 入会组件预授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberPreAuthTokens(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberPreAuthTokens { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3020,6 +3334,7 @@ mod tree {
     /// `v3/brand/partner/card-member/user-cards`
     ///
     /// - `GET` `v3/brand/partner/card-member/user-cards`: 查询用户在品牌下所有会员卡
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberUserCards(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberUserCards { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3035,6 +3350,7 @@ mod tree {
     /// `v3/brand/partner/card-member/user-cards/import-by-openid`
     ///
     /// - `POST` `v3/brand/partner/card-member/user-cards/import-by-openid`: 根据openid导入用户会员卡
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberUserCardsImportByOpenid(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberUserCardsImportByOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3042,6 +3358,7 @@ mod tree {
     /// `v3/brand/partner/card-member/user-cards/import-by-phone`
     ///
     /// - `POST` `v3/brand/partner/card-member/user-cards/import-by-phone`: 根据手机号导入用户会员卡
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberUserCardsImportByPhone(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberUserCardsImportByPhone { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3050,6 +3367,7 @@ mod tree {
     ///
     /// - `GET` `v3/brand/partner/card-member/user-cards/{user_card_code}`: 查询用户会员卡信息
     /// - `PATCH` `v3/brand/partner/card-member/user-cards/{user_card_code}`: 修改用户会员卡信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberUserCardsUserCardCode(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberUserCardsUserCardCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3063,6 +3381,7 @@ mod tree {
     /// `v3/brand/partner/card-member/user-cards/{user_card_code}/confirm`
     ///
     /// - `POST` `v3/brand/partner/card-member/user-cards/{user_card_code}/confirm`: 同步会员开通结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberUserCardsUserCardCodeConfirm(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberUserCardsUserCardCodeConfirm { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3070,6 +3389,7 @@ mod tree {
     /// `v3/brand/partner/card-member/user-cards/{user_card_code}/invalidate`
     ///
     /// - `POST` `v3/brand/partner/card-member/user-cards/{user_card_code}/invalidate`: 作废用户会员卡
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberUserCardsUserCardCodeInvalidate(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberUserCardsUserCardCodeInvalidate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3077,11 +3397,13 @@ mod tree {
     /// `v3/brand/partner/card-member/user-feeds`
     ///
     /// - `POST` `v3/brand/partner/card-member/user-feeds`: 创建用户动态信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberUserFeeds(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberUserFeeds { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/brand/partner/card-member/user-points`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberUserPoints(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberUserPoints { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3093,6 +3415,7 @@ mod tree {
     }
 
     /// `v3/brand/partner/card-member/user-points/exchange-coupon`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberUserPointsExchangeCoupon(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberUserPointsExchangeCoupon { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3104,6 +3427,7 @@ mod tree {
     /// `v3/brand/partner/card-member/user-points/exchange-coupon/confirm`
     ///
     /// - `POST` `v3/brand/partner/card-member/user-points/exchange-coupon/confirm`: 同步积分兑券结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberUserPointsExchangeCouponConfirm(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberUserPointsExchangeCouponConfirm { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3111,11 +3435,13 @@ mod tree {
     /// `v3/brand/partner/card-member/user-points/sync`
     ///
     /// - `POST` `v3/brand/partner/card-member/user-points/sync`: 同步积分余额
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerCardMemberUserPointsSync(Chain);
     impl std::ops::Deref for V3BrandPartnerCardMemberUserPointsSync { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/brand/partner/store`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerStore(Chain);
     impl std::ops::Deref for V3BrandPartnerStore { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3128,6 +3454,7 @@ mod tree {
     ///
     /// - `GET` `v3/brand/partner/store/brandstores`: 列表查询品牌门店信息
     /// - `POST` `v3/brand/partner/store/brandstores`: 创建品牌门店
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerStoreBrandstores(Chain);
     impl std::ops::Deref for V3BrandPartnerStoreBrandstores { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3141,6 +3468,7 @@ mod tree {
     /// - `GET` `v3/brand/partner/store/brandstores/{store_id}`: 查询品牌门店
     /// - `PATCH` `v3/brand/partner/store/brandstores/{store_id}`: 更新品牌门店
     /// - `DELETE` `v3/brand/partner/store/brandstores/{store_id}`: 删除品牌门店
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerStoreBrandstoresStoreId(Chain);
     impl std::ops::Deref for V3BrandPartnerStoreBrandstoresStoreId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3158,6 +3486,7 @@ mod tree {
     /// `v3/brand/partner/store/brandstores/{store_id}/bindrecipient`
     ///
     /// - `POST` `v3/brand/partner/store/brandstores/{store_id}/bindrecipient`: 绑定收款商户号
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerStoreBrandstoresStoreIdBindrecipient(Chain);
     impl std::ops::Deref for V3BrandPartnerStoreBrandstoresStoreIdBindrecipient { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3165,6 +3494,7 @@ mod tree {
     /// `v3/brand/partner/store/brandstores/{store_id}/close`
     ///
     /// - `POST` `v3/brand/partner/store/brandstores/{store_id}/close`: 暂停门店营业
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerStoreBrandstoresStoreIdClose(Chain);
     impl std::ops::Deref for V3BrandPartnerStoreBrandstoresStoreIdClose { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3172,6 +3502,7 @@ mod tree {
     /// `v3/brand/partner/store/brandstores/{store_id}/resume`
     ///
     /// - `POST` `v3/brand/partner/store/brandstores/{store_id}/resume`: 恢复门店营业
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerStoreBrandstoresStoreIdResume(Chain);
     impl std::ops::Deref for V3BrandPartnerStoreBrandstoresStoreIdResume { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3179,11 +3510,13 @@ mod tree {
     /// `v3/brand/partner/store/brandstores/{store_id}/unbindrecipient`
     ///
     /// - `POST` `v3/brand/partner/store/brandstores/{store_id}/unbindrecipient`: 解绑收款商户号
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandPartnerStoreBrandstoresStoreIdUnbindrecipient(Chain);
     impl std::ops::Deref for V3BrandPartnerStoreBrandstoresStoreIdUnbindrecipient { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/brand/profitsharing`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandProfitsharing(Chain);
     impl std::ops::Deref for V3BrandProfitsharing { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3201,6 +3534,7 @@ mod tree {
     }
 
     /// `v3/brand/profitsharing/brand-configs`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandProfitsharingBrandConfigs(Chain);
     impl std::ops::Deref for V3BrandProfitsharingBrandConfigs { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3212,6 +3546,7 @@ mod tree {
     /// `v3/brand/profitsharing/brand-configs/{brand_mchid}`
     ///
     /// - `GET` `v3/brand/profitsharing/brand-configs/{brand_mchid}`: 查询最大分账比例API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandProfitsharingBrandConfigsBrandMchid(Chain);
     impl std::ops::Deref for V3BrandProfitsharingBrandConfigsBrandMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3219,6 +3554,7 @@ mod tree {
     /// `v3/brand/profitsharing/finish-order`
     ///
     /// - `POST` `v3/brand/profitsharing/finish-order`: 完结分账API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandProfitsharingFinishOrder(Chain);
     impl std::ops::Deref for V3BrandProfitsharingFinishOrder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3227,6 +3563,7 @@ mod tree {
     ///
     /// - `GET` `v3/brand/profitsharing/orders`: 查询分账结果API
     /// - `POST` `v3/brand/profitsharing/orders`: 请求分账API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandProfitsharingOrders(Chain);
     impl std::ops::Deref for V3BrandProfitsharingOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3236,6 +3573,7 @@ mod tree {
     }
 
     /// `v3/brand/profitsharing/orders/{transaction_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandProfitsharingOrdersTransactionId(Chain);
     impl std::ops::Deref for V3BrandProfitsharingOrdersTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3247,11 +3585,13 @@ mod tree {
     /// `v3/brand/profitsharing/orders/{transaction_id}/amounts`
     ///
     /// - `GET` `v3/brand/profitsharing/orders/{transaction_id}/amounts`: 查询订单剩余待分金额API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandProfitsharingOrdersTransactionIdAmounts(Chain);
     impl std::ops::Deref for V3BrandProfitsharingOrdersTransactionIdAmounts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/brand/profitsharing/receivers`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandProfitsharingReceivers(Chain);
     impl std::ops::Deref for V3BrandProfitsharingReceivers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3265,6 +3605,7 @@ mod tree {
     /// `v3/brand/profitsharing/receivers/add`
     ///
     /// - `POST` `v3/brand/profitsharing/receivers/add`: 添加分账接收方API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandProfitsharingReceiversAdd(Chain);
     impl std::ops::Deref for V3BrandProfitsharingReceiversAdd { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3272,6 +3613,7 @@ mod tree {
     /// `v3/brand/profitsharing/receivers/delete`
     ///
     /// - `POST` `v3/brand/profitsharing/receivers/delete`: 删除分账接收方API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandProfitsharingReceiversDelete(Chain);
     impl std::ops::Deref for V3BrandProfitsharingReceiversDelete { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3280,11 +3622,13 @@ mod tree {
     ///
     /// - `GET` `v3/brand/profitsharing/returnorders`: 查询分账回退结果API
     /// - `POST` `v3/brand/profitsharing/returnorders`: 请求分账回退API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandProfitsharingReturnorders(Chain);
     impl std::ops::Deref for V3BrandProfitsharingReturnorders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/brand-basic`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandBasic(Chain);
     impl std::ops::Deref for V3BrandBasic { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3294,6 +3638,7 @@ mod tree {
     }
 
     /// `v3/brand-basic/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandBasicPartner(Chain);
     impl std::ops::Deref for V3BrandBasicPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3303,6 +3648,7 @@ mod tree {
     }
 
     /// `v3/brand-basic/partner/brands`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandBasicPartnerBrands(Chain);
     impl std::ops::Deref for V3BrandBasicPartnerBrands { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3312,6 +3658,7 @@ mod tree {
     }
 
     /// `v3/brand-basic/partner/brands/{brand_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandBasicPartnerBrandsBrandId(Chain);
     impl std::ops::Deref for V3BrandBasicPartnerBrandsBrandId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3323,11 +3670,13 @@ mod tree {
     /// `v3/brand-basic/partner/brands/{brand_id}/product-authorities`
     ///
     /// - `GET` `v3/brand-basic/partner/brands/{brand_id}/product-authorities`: 获得品牌已授权且在生效中的产品权限信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BrandBasicPartnerBrandsBrandIdProductAuthorities(Chain);
     impl std::ops::Deref for V3BrandBasicPartnerBrandsBrandIdProductAuthorities { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/businesscircle`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Businesscircle(Chain);
     impl std::ops::Deref for V3Businesscircle { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3345,11 +3694,13 @@ mod tree {
     /// `v3/businesscircle/parkings`
     ///
     /// - `POST` `v3/businesscircle/parkings`: 商圈会员停车状态同步
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BusinesscircleParkings(Chain);
     impl std::ops::Deref for V3BusinesscircleParkings { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/businesscircle/points`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BusinesscirclePoints(Chain);
     impl std::ops::Deref for V3BusinesscirclePoints { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3361,11 +3712,13 @@ mod tree {
     /// `v3/businesscircle/points/notify`
     ///
     /// - `POST` `v3/businesscircle/points/notify`: 商圈会员积分同步
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BusinesscirclePointsNotify(Chain);
     impl std::ops::Deref for V3BusinesscirclePointsNotify { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/businesscircle/user-authorizations`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BusinesscircleUserAuthorizations(Chain);
     impl std::ops::Deref for V3BusinesscircleUserAuthorizations { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3377,11 +3730,13 @@ mod tree {
     /// `v3/businesscircle/user-authorizations/{openid}`
     ///
     /// - `GET` `v3/businesscircle/user-authorizations/{openid}`: 商圈积分授权查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BusinesscircleUserAuthorizationsOpenid(Chain);
     impl std::ops::Deref for V3BusinesscircleUserAuthorizationsOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/businesscircle/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BusinesscircleUsers(Chain);
     impl std::ops::Deref for V3BusinesscircleUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3391,6 +3746,7 @@ mod tree {
     }
 
     /// `v3/businesscircle/users/{openid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BusinesscircleUsersOpenid(Chain);
     impl std::ops::Deref for V3BusinesscircleUsersOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3400,6 +3756,7 @@ mod tree {
     }
 
     /// `v3/businesscircle/users/{openid}/points`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BusinesscircleUsersOpenidPoints(Chain);
     impl std::ops::Deref for V3BusinesscircleUsersOpenidPoints { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3411,11 +3768,13 @@ mod tree {
     /// `v3/businesscircle/users/{openid}/points/commit_status`
     ///
     /// - `GET` `v3/businesscircle/users/{openid}/points/commit_status`: 商圈会员待积分状态查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3BusinesscircleUsersOpenidPointsCommitStatus(Chain);
     impl std::ops::Deref for V3BusinesscircleUsersOpenidPointsCommitStatus { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/capital`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Capital(Chain);
     impl std::ops::Deref for V3Capital { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3425,6 +3784,7 @@ mod tree {
     }
 
     /// `v3/capital/capitallhh`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CapitalCapitallhh(Chain);
     impl std::ops::Deref for V3CapitalCapitallhh { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3436,6 +3796,7 @@ mod tree {
     }
 
     /// `v3/capital/capitallhh/areas`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CapitalCapitallhhAreas(Chain);
     impl std::ops::Deref for V3CapitalCapitallhhAreas { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3447,6 +3808,7 @@ mod tree {
     /// `v3/capital/capitallhh/areas/provinces`
     ///
     /// - `GET` `v3/capital/capitallhh/areas/provinces`: 查询省份列表API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CapitalCapitallhhAreasProvinces(Chain);
     impl std::ops::Deref for V3CapitalCapitallhhAreasProvinces { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3456,6 +3818,7 @@ mod tree {
     }
 
     /// `v3/capital/capitallhh/areas/provinces/{province_code}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CapitalCapitallhhAreasProvincesProvinceCode(Chain);
     impl std::ops::Deref for V3CapitalCapitallhhAreasProvincesProvinceCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3467,11 +3830,13 @@ mod tree {
     /// `v3/capital/capitallhh/areas/provinces/{province_code}/cities`
     ///
     /// - `GET` `v3/capital/capitallhh/areas/provinces/{province_code}/cities`: 查询城市列表API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CapitalCapitallhhAreasProvincesProvinceCodeCities(Chain);
     impl std::ops::Deref for V3CapitalCapitallhhAreasProvincesProvinceCodeCities { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/capital/capitallhh/banks`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CapitalCapitallhhBanks(Chain);
     impl std::ops::Deref for V3CapitalCapitallhhBanks { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3489,6 +3854,7 @@ mod tree {
     /// `v3/capital/capitallhh/banks/corporate-banking`
     ///
     /// - `GET` `v3/capital/capitallhh/banks/corporate-banking`: 查询支持对公业务的银行列表API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CapitalCapitallhhBanksCorporateBanking(Chain);
     impl std::ops::Deref for V3CapitalCapitallhhBanksCorporateBanking { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3496,6 +3862,7 @@ mod tree {
     /// `v3/capital/capitallhh/banks/personal-banking`
     ///
     /// - `GET` `v3/capital/capitallhh/banks/personal-banking`: 查询支持个人业务的银行列表API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CapitalCapitallhhBanksPersonalBanking(Chain);
     impl std::ops::Deref for V3CapitalCapitallhhBanksPersonalBanking { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3503,11 +3870,13 @@ mod tree {
     /// `v3/capital/capitallhh/banks/search-banks-by-bank-account`
     ///
     /// - `GET` `v3/capital/capitallhh/banks/search-banks-by-bank-account`: 获取对私银行卡号开户银行API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CapitalCapitallhhBanksSearchBanksByBankAccount(Chain);
     impl std::ops::Deref for V3CapitalCapitallhhBanksSearchBanksByBankAccount { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/capital/capitallhh/banks/{bank_alias_code}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CapitalCapitallhhBanksBankAliasCode(Chain);
     impl std::ops::Deref for V3CapitalCapitallhhBanksBankAliasCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3519,11 +3888,13 @@ mod tree {
     /// `v3/capital/capitallhh/banks/{bank_alias_code}/branches`
     ///
     /// - `GET` `v3/capital/capitallhh/banks/{bank_alias_code}/branches`: 查询支行列表API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CapitalCapitallhhBanksBankAliasCodeBranches(Chain);
     impl std::ops::Deref for V3CapitalCapitallhhBanksBankAliasCodeBranches { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/catering`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Catering(Chain);
     impl std::ops::Deref for V3Catering { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3533,6 +3904,7 @@ mod tree {
     }
 
     /// `v3/catering/orders`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CateringOrders(Chain);
     impl std::ops::Deref for V3CateringOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3544,6 +3916,7 @@ mod tree {
     /// `v3/catering/orders/sync-status`
     ///
     /// - `POST` `v3/catering/orders/sync-status`: 点餐订单信息同步（渠道商/服务商）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CateringOrdersSyncStatus(Chain);
     impl std::ops::Deref for V3CateringOrdersSyncStatus { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3551,11 +3924,13 @@ mod tree {
     /// `v3/certificates`
     ///
     /// - `GET` `v3/certificates`: 获取平台证书列表
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Certificates(Chain);
     impl std::ops::Deref for V3Certificates { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/combine-transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CombineTransactions(Chain);
     impl std::ops::Deref for V3CombineTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3579,6 +3954,7 @@ mod tree {
     /// `v3/combine-transactions/app`
     ///
     /// - `POST` `v3/combine-transactions/app`: 合单下单-APP支付API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CombineTransactionsApp(Chain);
     impl std::ops::Deref for V3CombineTransactionsApp { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3586,11 +3962,13 @@ mod tree {
     /// `v3/combine-transactions/h5`
     ///
     /// - `POST` `v3/combine-transactions/h5`: 合单下单-H5支付API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CombineTransactionsH5(Chain);
     impl std::ops::Deref for V3CombineTransactionsH5 { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/combine-transactions/id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CombineTransactionsId(Chain);
     impl std::ops::Deref for V3CombineTransactionsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3602,6 +3980,7 @@ mod tree {
     /// `v3/combine-transactions/id/{combine_transaction_id}`
     ///
     /// - `GET` `v3/combine-transactions/id/{combine_transaction_id}`: 个人收款交易通过微信支付订单号查单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CombineTransactionsIdCombineTransactionId(Chain);
     impl std::ops::Deref for V3CombineTransactionsIdCombineTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3609,6 +3988,7 @@ mod tree {
     /// `v3/combine-transactions/jsapi`
     ///
     /// - `POST` `v3/combine-transactions/jsapi`: 合单下单-JSAPI支付API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CombineTransactionsJsapi(Chain);
     impl std::ops::Deref for V3CombineTransactionsJsapi { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3616,6 +3996,7 @@ mod tree {
     /// `v3/combine-transactions/miniprogram`
     ///
     /// - `POST` `v3/combine-transactions/miniprogram`: 个人收款交易下单-小程序
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CombineTransactionsMiniprogram(Chain);
     impl std::ops::Deref for V3CombineTransactionsMiniprogram { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3623,11 +4004,13 @@ mod tree {
     /// `v3/combine-transactions/native`
     ///
     /// - `POST` `v3/combine-transactions/native`: 合单下单-Native支付API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CombineTransactionsNative(Chain);
     impl std::ops::Deref for V3CombineTransactionsNative { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/combine-transactions/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CombineTransactionsOutTradeNo(Chain);
     impl std::ops::Deref for V3CombineTransactionsOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3639,6 +4022,7 @@ mod tree {
     /// `v3/combine-transactions/out-trade-no/{combine_out_trade_no}`
     ///
     /// - `GET` `v3/combine-transactions/out-trade-no/{combine_out_trade_no}`: 合单查询订单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CombineTransactionsOutTradeNoCombineOutTradeNo(Chain);
     impl std::ops::Deref for V3CombineTransactionsOutTradeNoCombineOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3650,11 +4034,13 @@ mod tree {
     /// `v3/combine-transactions/out-trade-no/{combine_out_trade_no}/close`
     ///
     /// - `POST` `v3/combine-transactions/out-trade-no/{combine_out_trade_no}/close`: 合单关闭订单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CombineTransactionsOutTradeNoCombineOutTradeNoClose(Chain);
     impl std::ops::Deref for V3CombineTransactionsOutTradeNoCombineOutTradeNoClose { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/compliance`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Compliance(Chain);
     impl std::ops::Deref for V3Compliance { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3664,6 +4050,7 @@ mod tree {
     }
 
     /// `v3/compliance/inactive-merchant-identity-verification`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ComplianceInactiveMerchantIdentityVerification(Chain);
     impl std::ops::Deref for V3ComplianceInactiveMerchantIdentityVerification { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3675,6 +4062,7 @@ mod tree {
     /// `v3/compliance/inactive-merchant-identity-verification/merchants`
     ///
     /// - `POST` `v3/compliance/inactive-merchant-identity-verification/merchants`: 发起不活跃商户身份核实
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ComplianceInactiveMerchantIdentityVerificationMerchants(Chain);
     impl std::ops::Deref for V3ComplianceInactiveMerchantIdentityVerificationMerchants { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3684,6 +4072,7 @@ mod tree {
     }
 
     /// `v3/compliance/inactive-merchant-identity-verification/merchants/{sub_mchid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ComplianceInactiveMerchantIdentityVerificationMerchantsSubMchid(Chain);
     impl std::ops::Deref for V3ComplianceInactiveMerchantIdentityVerificationMerchantsSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3693,6 +4082,7 @@ mod tree {
     }
 
     /// `v3/compliance/inactive-merchant-identity-verification/merchants/{sub_mchid}/verifications`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ComplianceInactiveMerchantIdentityVerificationMerchantsSubMchidVerifications(Chain);
     impl std::ops::Deref for V3ComplianceInactiveMerchantIdentityVerificationMerchantsSubMchidVerifications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3704,11 +4094,13 @@ mod tree {
     /// `v3/compliance/inactive-merchant-identity-verification/merchants/{sub_mchid}/verifications/{verification_id}`
     ///
     /// - `GET` `v3/compliance/inactive-merchant-identity-verification/merchants/{sub_mchid}/verifications/{verification_id}`: 查询不活跃商户身份核实结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ComplianceInactiveMerchantIdentityVerificationMerchantsSubMchidVerificationsVerificationId(Chain);
     impl std::ops::Deref for V3ComplianceInactiveMerchantIdentityVerificationMerchantsSubMchidVerificationsVerificationId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/credit-repayment`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CreditRepayment(Chain);
     impl std::ops::Deref for V3CreditRepayment { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3718,6 +4110,7 @@ mod tree {
     }
 
     /// `v3/credit-repayment/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CreditRepaymentPartner(Chain);
     impl std::ops::Deref for V3CreditRepaymentPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3731,6 +4124,7 @@ mod tree {
     }
 
     /// `v3/credit-repayment/partner/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CreditRepaymentPartnerContracts(Chain);
     impl std::ops::Deref for V3CreditRepaymentPartnerContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3748,6 +4142,7 @@ mod tree {
     /// `v3/credit-repayment/partner/contracts/app-presign`
     ///
     /// - `POST` `v3/credit-repayment/partner/contracts/app-presign`: APP预签约自动还款协议
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CreditRepaymentPartnerContractsAppPresign(Chain);
     impl std::ops::Deref for V3CreditRepaymentPartnerContractsAppPresign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3755,6 +4150,7 @@ mod tree {
     /// `v3/credit-repayment/partner/contracts/h5-presign`
     ///
     /// - `POST` `v3/credit-repayment/partner/contracts/h5-presign`: H5预签约自动还款协议
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CreditRepaymentPartnerContractsH5Presign(Chain);
     impl std::ops::Deref for V3CreditRepaymentPartnerContractsH5Presign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3762,6 +4158,7 @@ mod tree {
     /// `v3/credit-repayment/partner/contracts/terminate`
     ///
     /// - `POST` `v3/credit-repayment/partner/contracts/terminate`: 解除自动还款协议
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CreditRepaymentPartnerContractsTerminate(Chain);
     impl std::ops::Deref for V3CreditRepaymentPartnerContractsTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3769,6 +4166,7 @@ mod tree {
     /// `v3/credit-repayment/partner/contracts/{out_contract_code}`
     ///
     /// - `GET` `v3/credit-repayment/partner/contracts/{out_contract_code}`: 查询自动还款协议
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CreditRepaymentPartnerContractsOutContractCode(Chain);
     impl std::ops::Deref for V3CreditRepaymentPartnerContractsOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3776,6 +4174,7 @@ mod tree {
     /// `v3/credit-repayment/partner/deduct-orders`
     ///
     /// - `POST` `v3/credit-repayment/partner/deduct-orders`: 发起还款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CreditRepaymentPartnerDeductOrders(Chain);
     impl std::ops::Deref for V3CreditRepaymentPartnerDeductOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3787,11 +4186,13 @@ mod tree {
     /// `v3/credit-repayment/partner/deduct-orders/{out_trade_no}`
     ///
     /// - `GET` `v3/credit-repayment/partner/deduct-orders/{out_trade_no}`: 查询还款单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CreditRepaymentPartnerDeductOrdersOutTradeNo(Chain);
     impl std::ops::Deref for V3CreditRepaymentPartnerDeductOrdersOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/credit-repayment/partner/schedule-records`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CreditRepaymentPartnerScheduleRecords(Chain);
     impl std::ops::Deref for V3CreditRepaymentPartnerScheduleRecords { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3805,6 +4206,7 @@ mod tree {
     /// `v3/credit-repayment/partner/schedule-records/batch-create`
     ///
     /// - `POST` `v3/credit-repayment/partner/schedule-records/batch-create`: 预约还款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CreditRepaymentPartnerScheduleRecordsBatchCreate(Chain);
     impl std::ops::Deref for V3CreditRepaymentPartnerScheduleRecordsBatchCreate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3812,11 +4214,13 @@ mod tree {
     /// `v3/credit-repayment/partner/schedule-records/{out_record_id}`
     ///
     /// - `GET` `v3/credit-repayment/partner/schedule-records/{out_record_id}`: 查询预约还款记录
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3CreditRepaymentPartnerScheduleRecordsOutRecordId(Chain);
     impl std::ops::Deref for V3CreditRepaymentPartnerScheduleRecordsOutRecordId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/discount-card`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3DiscountCard(Chain);
     impl std::ops::Deref for V3DiscountCard { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3830,6 +4234,7 @@ mod tree {
     /// `v3/discount-card/cards`
     ///
     /// - `POST` `v3/discount-card/cards`: 预受理领卡请求API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3DiscountCardCards(Chain);
     impl std::ops::Deref for V3DiscountCardCards { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3841,6 +4246,7 @@ mod tree {
     /// `v3/discount-card/cards/{out_card_code}`
     ///
     /// - `GET` `v3/discount-card/cards/{out_card_code}`: 查询先享卡订单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3DiscountCardCardsOutCardCode(Chain);
     impl std::ops::Deref for V3DiscountCardCardsOutCardCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3852,11 +4258,13 @@ mod tree {
     /// `v3/discount-card/cards/{out_card_code}/add-user-records`
     ///
     /// - `POST` `v3/discount-card/cards/{out_card_code}/add-user-records`: 增加用户记录API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3DiscountCardCardsOutCardCodeAddUserRecords(Chain);
     impl std::ops::Deref for V3DiscountCardCardsOutCardCodeAddUserRecords { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/discount-card/orders`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3DiscountCardOrders(Chain);
     impl std::ops::Deref for V3DiscountCardOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3868,6 +4276,7 @@ mod tree {
     }
 
     /// `v3/discount-card/orders/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3DiscountCardOrdersOutTradeNo(Chain);
     impl std::ops::Deref for V3DiscountCardOrdersOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3879,6 +4288,7 @@ mod tree {
     /// `v3/discount-card/orders/out-trade-no/{out_trade_no}`
     ///
     /// - `GET` `v3/discount-card/orders/out-trade-no/{out_trade_no}`: 通过先享卡订单号查询订单API (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3DiscountCardOrdersOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for V3DiscountCardOrdersOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3887,11 +4297,13 @@ mod tree {
     ///
     /// - `GET` `v3/discount-card/orders/{out_order_no}`: 通过先享卡订单号查询订单API (deprecated)
     /// - `PATCH` `v3/discount-card/orders/{out_order_no}`: 更新先享卡订单API (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3DiscountCardOrdersOutOrderNo(Chain);
     impl std::ops::Deref for V3DiscountCardOrdersOutOrderNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ebike`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Ebike(Chain);
     impl std::ops::Deref for V3Ebike { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3901,6 +4313,7 @@ mod tree {
     }
 
     /// `v3/ebike/charge`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EbikeCharge(Chain);
     impl std::ops::Deref for V3EbikeCharge { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3914,6 +4327,7 @@ mod tree {
     }
 
     /// `v3/ebike/charge/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EbikeChargeContracts(Chain);
     impl std::ops::Deref for V3EbikeChargeContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3927,6 +4341,7 @@ mod tree {
     /// `v3/ebike/charge/contracts/preopen`
     ///
     /// - `POST` `v3/ebike/charge/contracts/preopen`: 预开通服务API (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EbikeChargeContractsPreopen(Chain);
     impl std::ops::Deref for V3EbikeChargeContractsPreopen { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3934,6 +4349,7 @@ mod tree {
     /// `v3/ebike/charge/contracts/{contract_id}`
     ///
     /// - `GET` `v3/ebike/charge/contracts/{contract_id}`: 通过签约号查询用户状态API (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EbikeChargeContractsContractId(Chain);
     impl std::ops::Deref for V3EbikeChargeContractsContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3945,6 +4361,7 @@ mod tree {
     /// `v3/ebike/charge/contracts/{contract_id}/confirm`
     ///
     /// - `POST` `v3/ebike/charge/contracts/{contract_id}/confirm`: 创建用户当次充电代扣凭证API (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EbikeChargeContractsContractIdConfirm(Chain);
     impl std::ops::Deref for V3EbikeChargeContractsContractIdConfirm { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3952,6 +4369,7 @@ mod tree {
     /// `v3/ebike/charge/transactions`
     ///
     /// - `POST` `v3/ebike/charge/transactions`: 充电自行车代扣受理扣款API (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EbikeChargeTransactions(Chain);
     impl std::ops::Deref for V3EbikeChargeTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3963,6 +4381,7 @@ mod tree {
     }
 
     /// `v3/ebike/charge/transactions/id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EbikeChargeTransactionsId(Chain);
     impl std::ops::Deref for V3EbikeChargeTransactionsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3974,11 +4393,13 @@ mod tree {
     /// `v3/ebike/charge/transactions/id/{transaction_id}`
     ///
     /// - `GET` `v3/ebike/charge/transactions/id/{transaction_id}`: 查询订单API (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EbikeChargeTransactionsIdTransactionId(Chain);
     impl std::ops::Deref for V3EbikeChargeTransactionsIdTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ebike/charge/transactions/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EbikeChargeTransactionsOutTradeNo(Chain);
     impl std::ops::Deref for V3EbikeChargeTransactionsOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -3990,11 +4411,13 @@ mod tree {
     /// `v3/ebike/charge/transactions/out-trade-no/{out_trade_no}`
     ///
     /// - `GET` `v3/ebike/charge/transactions/out-trade-no/{out_trade_no}`: 查询订单API (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EbikeChargeTransactionsOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for V3EbikeChargeTransactionsOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ebike/charge/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EbikeChargeUsers(Chain);
     impl std::ops::Deref for V3EbikeChargeUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4004,6 +4427,7 @@ mod tree {
     }
 
     /// `v3/ebike/charge/users/{openid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EbikeChargeUsersOpenid(Chain);
     impl std::ops::Deref for V3EbikeChargeUsersOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4015,11 +4439,13 @@ mod tree {
     /// `v3/ebike/charge/users/{openid}/contract`
     ///
     /// - `GET` `v3/ebike/charge/users/{openid}/contract`: 通过用户标识查询用户状态API (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EbikeChargeUsersOpenidContract(Chain);
     impl std::ops::Deref for V3EbikeChargeUsersOpenidContract { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Ecommerce(Chain);
     impl std::ops::Deref for V3Ecommerce { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4049,6 +4475,7 @@ mod tree {
     }
 
     /// `v3/ecommerce/account`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceAccount(Chain);
     impl std::ops::Deref for V3EcommerceAccount { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4062,6 +4489,7 @@ mod tree {
     /// `v3/ecommerce/account/apply-cancel-withdraw`
     ///
     /// - `POST` `v3/ecommerce/account/apply-cancel-withdraw`: 提交注销提现申请
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceAccountApplyCancelWithdraw(Chain);
     impl std::ops::Deref for V3EcommerceAccountApplyCancelWithdraw { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4077,6 +4505,7 @@ mod tree {
     }
 
     /// `v3/ecommerce/account/apply-cancel-withdraw/applyment-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceAccountApplyCancelWithdrawApplymentId(Chain);
     impl std::ops::Deref for V3EcommerceAccountApplyCancelWithdrawApplymentId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4088,6 +4517,7 @@ mod tree {
     /// `v3/ecommerce/account/apply-cancel-withdraw/applyment-id/{applyment_id}`
     ///
     /// - `GET` `v3/ecommerce/account/apply-cancel-withdraw/applyment-id/{applyment_id}`: 微信支付注销提现申请单号查询申请单状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceAccountApplyCancelWithdrawApplymentIdApplymentId(Chain);
     impl std::ops::Deref for V3EcommerceAccountApplyCancelWithdrawApplymentIdApplymentId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4095,11 +4525,13 @@ mod tree {
     /// `v3/ecommerce/account/apply-cancel-withdraw/confirm`
     ///
     /// - `POST` `v3/ecommerce/account/apply-cancel-withdraw/confirm`: 平台代商户确认注销
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceAccountApplyCancelWithdrawConfirm(Chain);
     impl std::ops::Deref for V3EcommerceAccountApplyCancelWithdrawConfirm { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/account/apply-cancel-withdraw/out-request-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceAccountApplyCancelWithdrawOutRequestNo(Chain);
     impl std::ops::Deref for V3EcommerceAccountApplyCancelWithdrawOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4111,11 +4543,13 @@ mod tree {
     /// `v3/ecommerce/account/apply-cancel-withdraw/out-request-no/{out_request_no}`
     ///
     /// - `GET` `v3/ecommerce/account/apply-cancel-withdraw/out-request-no/{out_request_no}`: 商户注销提现申请单号查询申请单状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceAccountApplyCancelWithdrawOutRequestNoOutRequestNo(Chain);
     impl std::ops::Deref for V3EcommerceAccountApplyCancelWithdrawOutRequestNoOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/account/apply-cancel-withdraw/validate-cancel`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceAccountApplyCancelWithdrawValidateCancel(Chain);
     impl std::ops::Deref for V3EcommerceAccountApplyCancelWithdrawValidateCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4127,6 +4561,7 @@ mod tree {
     /// `v3/ecommerce/account/apply-cancel-withdraw/validate-cancel/{sub_mchid}`
     ///
     /// - `GET` `v3/ecommerce/account/apply-cancel-withdraw/validate-cancel/{sub_mchid}`: 商户注销资格校验
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceAccountApplyCancelWithdrawValidateCancelSubMchid(Chain);
     impl std::ops::Deref for V3EcommerceAccountApplyCancelWithdrawValidateCancelSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4134,6 +4569,7 @@ mod tree {
     /// `v3/ecommerce/account/cancel-applications`
     ///
     /// - `POST` `v3/ecommerce/account/cancel-applications`: 提交注销申请单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceAccountCancelApplications(Chain);
     impl std::ops::Deref for V3EcommerceAccountCancelApplications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4147,11 +4583,13 @@ mod tree {
     /// `v3/ecommerce/account/cancel-applications/media`
     ///
     /// - `POST` `v3/ecommerce/account/cancel-applications/media`: 图片上传API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceAccountCancelApplicationsMedia(Chain);
     impl std::ops::Deref for V3EcommerceAccountCancelApplicationsMedia { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/account/cancel-applications/out-apply-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceAccountCancelApplicationsOutApplyNo(Chain);
     impl std::ops::Deref for V3EcommerceAccountCancelApplicationsOutApplyNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4163,6 +4601,7 @@ mod tree {
     /// `v3/ecommerce/account/cancel-applications/out-apply-no/{out_apply_no}`
     ///
     /// - `GET` `v3/ecommerce/account/cancel-applications/out-apply-no/{out_apply_no}`: 查询注销单状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceAccountCancelApplicationsOutApplyNoOutApplyNo(Chain);
     impl std::ops::Deref for V3EcommerceAccountCancelApplicationsOutApplyNoOutApplyNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4173,6 +4612,7 @@ mod tree {
     ///
     /// The catalog path ends in `/` (an empty last segment, `{empty}` in the PHP docs), so this
     /// node's path keeps that `/`; the paths of its children do not have it.
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceApplyments(Chain);
     impl std::ops::Deref for V3EcommerceApplyments { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4188,6 +4628,7 @@ mod tree {
     }
 
     /// `v3/ecommerce/applyments/out-request-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceApplymentsOutRequestNo(Chain);
     impl std::ops::Deref for V3EcommerceApplymentsOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4199,6 +4640,7 @@ mod tree {
     /// `v3/ecommerce/applyments/out-request-no/{out_request_no}`
     ///
     /// - `GET` `v3/ecommerce/applyments/out-request-no/{out_request_no}`: 通过业务申请编号查询申请状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceApplymentsOutRequestNoOutRequestNo(Chain);
     impl std::ops::Deref for V3EcommerceApplymentsOutRequestNoOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4210,6 +4652,7 @@ mod tree {
     /// `v3/ecommerce/applyments/out-request-no/{out_request_no}/revoke`
     ///
     /// - `POST` `v3/ecommerce/applyments/out-request-no/{out_request_no}/revoke`: 撤销申请单-使用业务申请编号
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceApplymentsOutRequestNoOutRequestNoRevoke(Chain);
     impl std::ops::Deref for V3EcommerceApplymentsOutRequestNoOutRequestNoRevoke { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4217,6 +4660,7 @@ mod tree {
     /// `v3/ecommerce/applyments/submit-account-hosting-applyment`
     ///
     /// - `POST` `v3/ecommerce/applyments/submit-account-hosting-applyment`: 提交申请单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceApplymentsSubmitAccountHostingApplyment(Chain);
     impl std::ops::Deref for V3EcommerceApplymentsSubmitAccountHostingApplyment { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4224,6 +4668,7 @@ mod tree {
     /// `v3/ecommerce/applyments/submit-sign-verify-info`
     ///
     /// - `POST` `v3/ecommerce/applyments/submit-sign-verify-info`: 平台代理签约核身
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceApplymentsSubmitSignVerifyInfo(Chain);
     impl std::ops::Deref for V3EcommerceApplymentsSubmitSignVerifyInfo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4231,6 +4676,7 @@ mod tree {
     /// `v3/ecommerce/applyments/{applyment_id}`
     ///
     /// - `GET` `v3/ecommerce/applyments/{applyment_id}`: 通过申请单ID查询申请状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceApplymentsApplymentId(Chain);
     impl std::ops::Deref for V3EcommerceApplymentsApplymentId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4242,11 +4688,13 @@ mod tree {
     /// `v3/ecommerce/applyments/{applyment_id}/revoke`
     ///
     /// - `POST` `v3/ecommerce/applyments/{applyment_id}/revoke`: 撤销申请单-使用申请单号
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceApplymentsApplymentIdRevoke(Chain);
     impl std::ops::Deref for V3EcommerceApplymentsApplymentIdRevoke { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/bill`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceBill(Chain);
     impl std::ops::Deref for V3EcommerceBill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4258,11 +4706,13 @@ mod tree {
     /// `v3/ecommerce/bill/fundflowbill`
     ///
     /// - `GET` `v3/ecommerce/bill/fundflowbill`: 申请二级商户资金账单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceBillFundflowbill(Chain);
     impl std::ops::Deref for V3EcommerceBillFundflowbill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/combine-papay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceCombinePapay(Chain);
     impl std::ops::Deref for V3EcommerceCombinePapay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4274,6 +4724,7 @@ mod tree {
     }
 
     /// `v3/ecommerce/combine-papay/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceCombinePapayContracts(Chain);
     impl std::ops::Deref for V3EcommerceCombinePapayContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4285,6 +4736,7 @@ mod tree {
     }
 
     /// `v3/ecommerce/combine-papay/contracts/plan-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceCombinePapayContractsPlanId(Chain);
     impl std::ops::Deref for V3EcommerceCombinePapayContractsPlanId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4294,6 +4746,7 @@ mod tree {
     }
 
     /// `v3/ecommerce/combine-papay/contracts/plan-id/{plan_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceCombinePapayContractsPlanIdPlanId(Chain);
     impl std::ops::Deref for V3EcommerceCombinePapayContractsPlanIdPlanId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4303,6 +4756,7 @@ mod tree {
     }
 
     /// `v3/ecommerce/combine-papay/contracts/plan-id/{plan_id}/out-contract-code`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceCombinePapayContractsPlanIdPlanIdOutContractCode(Chain);
     impl std::ops::Deref for V3EcommerceCombinePapayContractsPlanIdPlanIdOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4314,6 +4768,7 @@ mod tree {
     /// `v3/ecommerce/combine-papay/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}`
     ///
     /// - `GET` `v3/ecommerce/combine-papay/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}`: 通过商户协议号查询协议API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceCombinePapayContractsPlanIdPlanIdOutContractCodeOutContractCode(Chain);
     impl std::ops::Deref for V3EcommerceCombinePapayContractsPlanIdPlanIdOutContractCodeOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4325,6 +4780,7 @@ mod tree {
     /// `v3/ecommerce/combine-papay/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}/terminate`
     ///
     /// - `POST` `v3/ecommerce/combine-papay/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}/terminate`: 商户协议号解约协议API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceCombinePapayContractsPlanIdPlanIdOutContractCodeOutContractCodeTerminate(Chain);
     impl std::ops::Deref for V3EcommerceCombinePapayContractsPlanIdPlanIdOutContractCodeOutContractCodeTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4332,6 +4788,7 @@ mod tree {
     /// `v3/ecommerce/combine-papay/contracts/pre-entrust-sign`
     ///
     /// - `POST` `v3/ecommerce/combine-papay/contracts/pre-entrust-sign`: APP方式预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceCombinePapayContractsPreEntrustSign(Chain);
     impl std::ops::Deref for V3EcommerceCombinePapayContractsPreEntrustSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4343,6 +4800,7 @@ mod tree {
     /// `v3/ecommerce/combine-papay/contracts/pre-entrust-sign/mini-program`
     ///
     /// - `POST` `v3/ecommerce/combine-papay/contracts/pre-entrust-sign/mini-program`: 小程序方式预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceCombinePapayContractsPreEntrustSignMiniProgram(Chain);
     impl std::ops::Deref for V3EcommerceCombinePapayContractsPreEntrustSignMiniProgram { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4350,6 +4808,7 @@ mod tree {
     /// `v3/ecommerce/combine-papay/transactions`
     ///
     /// - `POST` `v3/ecommerce/combine-papay/transactions`: 电商合单委托代扣支付API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceCombinePapayTransactions(Chain);
     impl std::ops::Deref for V3EcommerceCombinePapayTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4361,6 +4820,7 @@ mod tree {
     /// `v3/ecommerce/combine-papay/transactions/{combine_out_trade_no}`
     ///
     /// - `GET` `v3/ecommerce/combine-papay/transactions/{combine_out_trade_no}`: 电商合单委托代扣查询订单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceCombinePapayTransactionsCombineOutTradeNo(Chain);
     impl std::ops::Deref for V3EcommerceCombinePapayTransactionsCombineOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4372,11 +4832,13 @@ mod tree {
     /// `v3/ecommerce/combine-papay/transactions/{combine_out_trade_no}/reverse`
     ///
     /// - `POST` `v3/ecommerce/combine-papay/transactions/{combine_out_trade_no}/reverse`: 电商合单委托代扣撤销订单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceCombinePapayTransactionsCombineOutTradeNoReverse(Chain);
     impl std::ops::Deref for V3EcommerceCombinePapayTransactionsCombineOutTradeNoReverse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/fund`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceFund(Chain);
     impl std::ops::Deref for V3EcommerceFund { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4390,6 +4852,7 @@ mod tree {
     }
 
     /// `v3/ecommerce/fund/balance`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceFundBalance(Chain);
     impl std::ops::Deref for V3EcommerceFundBalance { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4401,11 +4864,13 @@ mod tree {
     /// `v3/ecommerce/fund/balance/{sub_mchid}`
     ///
     /// - `GET` `v3/ecommerce/fund/balance/{sub_mchid}`: 查询二级商户账户实时余额API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceFundBalanceSubMchid(Chain);
     impl std::ops::Deref for V3EcommerceFundBalanceSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/fund/enddaybalance`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceFundEnddaybalance(Chain);
     impl std::ops::Deref for V3EcommerceFundEnddaybalance { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4417,6 +4882,7 @@ mod tree {
     /// `v3/ecommerce/fund/enddaybalance/{sub_mchid}`
     ///
     /// - `GET` `v3/ecommerce/fund/enddaybalance/{sub_mchid}`: 查询二级商户账户日终余额API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceFundEnddaybalanceSubMchid(Chain);
     impl std::ops::Deref for V3EcommerceFundEnddaybalanceSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4424,6 +4890,7 @@ mod tree {
     /// `v3/ecommerce/fund/withdraw`
     ///
     /// - `POST` `v3/ecommerce/fund/withdraw`: 账户余额提现API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceFundWithdraw(Chain);
     impl std::ops::Deref for V3EcommerceFundWithdraw { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4435,6 +4902,7 @@ mod tree {
     }
 
     /// `v3/ecommerce/fund/withdraw/out-request-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceFundWithdrawOutRequestNo(Chain);
     impl std::ops::Deref for V3EcommerceFundWithdrawOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4446,6 +4914,7 @@ mod tree {
     /// `v3/ecommerce/fund/withdraw/out-request-no/{out_request_no}`
     ///
     /// - `GET` `v3/ecommerce/fund/withdraw/out-request-no/{out_request_no}`: 商户提现单号查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceFundWithdrawOutRequestNoOutRequestNo(Chain);
     impl std::ops::Deref for V3EcommerceFundWithdrawOutRequestNoOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4453,11 +4922,13 @@ mod tree {
     /// `v3/ecommerce/fund/withdraw/{withdraw_id}`
     ///
     /// - `GET` `v3/ecommerce/fund/withdraw/{withdraw_id}`: 微信支付提现单号查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceFundWithdrawWithdrawId(Chain);
     impl std::ops::Deref for V3EcommerceFundWithdrawWithdrawId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/individual-contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceIndividualContracts(Chain);
     impl std::ops::Deref for V3EcommerceIndividualContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4473,6 +4944,7 @@ mod tree {
     }
 
     /// `v3/ecommerce/individual-contracts/out-contract-code`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceIndividualContractsOutContractCode(Chain);
     impl std::ops::Deref for V3EcommerceIndividualContractsOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4484,11 +4956,13 @@ mod tree {
     /// `v3/ecommerce/individual-contracts/out-contract-code/{out_contract_code}`
     ///
     /// - `GET` `v3/ecommerce/individual-contracts/out-contract-code/{out_contract_code}`: 根据业务申请单号查签约信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceIndividualContractsOutContractCodeOutContractCode(Chain);
     impl std::ops::Deref for V3EcommerceIndividualContractsOutContractCodeOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/individual-contracts/pre-entrust-sign`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceIndividualContractsPreEntrustSign(Chain);
     impl std::ops::Deref for V3EcommerceIndividualContractsPreEntrustSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4502,6 +4976,7 @@ mod tree {
     /// `v3/ecommerce/individual-contracts/pre-entrust-sign/app`
     ///
     /// - `POST` `v3/ecommerce/individual-contracts/pre-entrust-sign/app`: APP场景预签约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceIndividualContractsPreEntrustSignApp(Chain);
     impl std::ops::Deref for V3EcommerceIndividualContractsPreEntrustSignApp { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4509,11 +4984,13 @@ mod tree {
     /// `v3/ecommerce/individual-contracts/pre-entrust-sign/mini-program`
     ///
     /// - `POST` `v3/ecommerce/individual-contracts/pre-entrust-sign/mini-program`: 小程序场景预签约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceIndividualContractsPreEntrustSignMiniProgram(Chain);
     impl std::ops::Deref for V3EcommerceIndividualContractsPreEntrustSignMiniProgram { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/individual-contracts/pre-entrust-sign-with-real-name-identity`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceIndividualContractsPreEntrustSignWithRealNameIdentity(Chain);
     impl std::ops::Deref for V3EcommerceIndividualContractsPreEntrustSignWithRealNameIdentity { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4527,6 +5004,7 @@ mod tree {
     /// `v3/ecommerce/individual-contracts/pre-entrust-sign-with-real-name-identity/app`
     ///
     /// - `POST` `v3/ecommerce/individual-contracts/pre-entrust-sign-with-real-name-identity/app`: APP场景预签约（需要实名验证）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceIndividualContractsPreEntrustSignWithRealNameIdentityApp(Chain);
     impl std::ops::Deref for V3EcommerceIndividualContractsPreEntrustSignWithRealNameIdentityApp { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4534,6 +5012,7 @@ mod tree {
     /// `v3/ecommerce/individual-contracts/pre-entrust-sign-with-real-name-identity/mini-program`
     ///
     /// - `POST` `v3/ecommerce/individual-contracts/pre-entrust-sign-with-real-name-identity/mini-program`: 小程序场景预签约（需要实名验证）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceIndividualContractsPreEntrustSignWithRealNameIdentityMiniProgram(Chain);
     impl std::ops::Deref for V3EcommerceIndividualContractsPreEntrustSignWithRealNameIdentityMiniProgram { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4541,11 +5020,13 @@ mod tree {
     /// `v3/ecommerce/individual-contracts/{openid}`
     ///
     /// - `GET` `v3/ecommerce/individual-contracts/{openid}`: 查询个人收款方授权结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceIndividualContractsOpenid(Chain);
     impl std::ops::Deref for V3EcommerceIndividualContractsOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/mch-transfer`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceMchTransfer(Chain);
     impl std::ops::Deref for V3EcommerceMchTransfer { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4559,6 +5040,7 @@ mod tree {
     /// `v3/ecommerce/mch-transfer/authorizations`
     ///
     /// - `POST` `v3/ecommerce/mch-transfer/authorizations`: 申请二级商户商家转账授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceMchTransferAuthorizations(Chain);
     impl std::ops::Deref for V3EcommerceMchTransferAuthorizations { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4570,6 +5052,7 @@ mod tree {
     /// `v3/ecommerce/mch-transfer/authorizations/{sub_mchid}`
     ///
     /// - `GET` `v3/ecommerce/mch-transfer/authorizations/{sub_mchid}`: 查询二级商户商家转账授权状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceMchTransferAuthorizationsSubMchid(Chain);
     impl std::ops::Deref for V3EcommerceMchTransferAuthorizationsSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4577,6 +5060,7 @@ mod tree {
     /// `v3/ecommerce/mch-transfer/transfer-bills`
     ///
     /// - `POST` `v3/ecommerce/mch-transfer/transfer-bills`: 发起转账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceMchTransferTransferBills(Chain);
     impl std::ops::Deref for V3EcommerceMchTransferTransferBills { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4588,6 +5072,7 @@ mod tree {
     }
 
     /// `v3/ecommerce/mch-transfer/transfer-bills/out-bill-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceMchTransferTransferBillsOutBillNo(Chain);
     impl std::ops::Deref for V3EcommerceMchTransferTransferBillsOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4599,6 +5084,7 @@ mod tree {
     /// `v3/ecommerce/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`
     ///
     /// - `GET` `v3/ecommerce/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`: 商户单号查询转账单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceMchTransferTransferBillsOutBillNoOutBillNo(Chain);
     impl std::ops::Deref for V3EcommerceMchTransferTransferBillsOutBillNoOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4610,11 +5096,13 @@ mod tree {
     /// `v3/ecommerce/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel`
     ///
     /// - `POST` `v3/ecommerce/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel`: 撤销转账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceMchTransferTransferBillsOutBillNoOutBillNoCancel(Chain);
     impl std::ops::Deref for V3EcommerceMchTransferTransferBillsOutBillNoOutBillNoCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/mch-transfer/transfer-bills/transfer-bill-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceMchTransferTransferBillsTransferBillNo(Chain);
     impl std::ops::Deref for V3EcommerceMchTransferTransferBillsTransferBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4626,11 +5114,13 @@ mod tree {
     /// `v3/ecommerce/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}`
     ///
     /// - `GET` `v3/ecommerce/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}`: 微信转账单号查询转账单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceMchTransferTransferBillsTransferBillNoTransferBillNo(Chain);
     impl std::ops::Deref for V3EcommerceMchTransferTransferBillsTransferBillNoTransferBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/profitsharing`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceProfitsharing(Chain);
     impl std::ops::Deref for V3EcommerceProfitsharing { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4651,6 +5141,7 @@ mod tree {
     ///
     /// - `GET` `v3/ecommerce/profitsharing/after-sales-orders`: 查询售后服务分账结果
     /// - `POST` `v3/ecommerce/profitsharing/after-sales-orders`: 请求售后服务分账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceProfitsharingAfterSalesOrders(Chain);
     impl std::ops::Deref for V3EcommerceProfitsharingAfterSalesOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4658,6 +5149,7 @@ mod tree {
     /// `v3/ecommerce/profitsharing/finish-order`
     ///
     /// - `POST` `v3/ecommerce/profitsharing/finish-order`: 完结分账API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceProfitsharingFinishOrder(Chain);
     impl std::ops::Deref for V3EcommerceProfitsharingFinishOrder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4666,6 +5158,7 @@ mod tree {
     ///
     /// - `GET` `v3/ecommerce/profitsharing/orders`: 查询分账结果API
     /// - `POST` `v3/ecommerce/profitsharing/orders`: 请求分账API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceProfitsharingOrders(Chain);
     impl std::ops::Deref for V3EcommerceProfitsharingOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4675,6 +5168,7 @@ mod tree {
     }
 
     /// `v3/ecommerce/profitsharing/orders/{transaction_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceProfitsharingOrdersTransactionId(Chain);
     impl std::ops::Deref for V3EcommerceProfitsharingOrdersTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4686,11 +5180,13 @@ mod tree {
     /// `v3/ecommerce/profitsharing/orders/{transaction_id}/amounts`
     ///
     /// - `GET` `v3/ecommerce/profitsharing/orders/{transaction_id}/amounts`: 查询订单剩余待分金额API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceProfitsharingOrdersTransactionIdAmounts(Chain);
     impl std::ops::Deref for V3EcommerceProfitsharingOrdersTransactionIdAmounts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/profitsharing/receivers`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceProfitsharingReceivers(Chain);
     impl std::ops::Deref for V3EcommerceProfitsharingReceivers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4704,6 +5200,7 @@ mod tree {
     /// `v3/ecommerce/profitsharing/receivers/add`
     ///
     /// - `POST` `v3/ecommerce/profitsharing/receivers/add`: 添加分账接收方API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceProfitsharingReceiversAdd(Chain);
     impl std::ops::Deref for V3EcommerceProfitsharingReceiversAdd { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4711,6 +5208,7 @@ mod tree {
     /// `v3/ecommerce/profitsharing/receivers/delete`
     ///
     /// - `POST` `v3/ecommerce/profitsharing/receivers/delete`: 删除分账接收方API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceProfitsharingReceiversDelete(Chain);
     impl std::ops::Deref for V3EcommerceProfitsharingReceiversDelete { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4719,11 +5217,13 @@ mod tree {
     ///
     /// - `GET` `v3/ecommerce/profitsharing/returnorders`: 查询分账回退结果API
     /// - `POST` `v3/ecommerce/profitsharing/returnorders`: 请求分账回退API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceProfitsharingReturnorders(Chain);
     impl std::ops::Deref for V3EcommerceProfitsharingReturnorders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/refunds`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceRefunds(Chain);
     impl std::ops::Deref for V3EcommerceRefunds { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4741,11 +5241,13 @@ mod tree {
     /// `v3/ecommerce/refunds/apply`
     ///
     /// - `POST` `v3/ecommerce/refunds/apply`: 退款申请API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceRefundsApply(Chain);
     impl std::ops::Deref for V3EcommerceRefundsApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/refunds/id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceRefundsId(Chain);
     impl std::ops::Deref for V3EcommerceRefundsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4757,11 +5259,13 @@ mod tree {
     /// `v3/ecommerce/refunds/id/{refund_id}`
     ///
     /// - `GET` `v3/ecommerce/refunds/id/{refund_id}`: 通过微信支付退款单号查询退款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceRefundsIdRefundId(Chain);
     impl std::ops::Deref for V3EcommerceRefundsIdRefundId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/refunds/out-refund-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceRefundsOutRefundNo(Chain);
     impl std::ops::Deref for V3EcommerceRefundsOutRefundNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4773,11 +5277,13 @@ mod tree {
     /// `v3/ecommerce/refunds/out-refund-no/{out_refund_no}`
     ///
     /// - `GET` `v3/ecommerce/refunds/out-refund-no/{out_refund_no}`: 通过商户退款单号查询退款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceRefundsOutRefundNoOutRefundNo(Chain);
     impl std::ops::Deref for V3EcommerceRefundsOutRefundNoOutRefundNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/refunds/{refund_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceRefundsRefundId(Chain);
     impl std::ops::Deref for V3EcommerceRefundsRefundId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4791,6 +5297,7 @@ mod tree {
     /// `v3/ecommerce/refunds/{refund_id}/apply-abnormal-refund`
     ///
     /// - `POST` `v3/ecommerce/refunds/{refund_id}/apply-abnormal-refund`: 发起异常退款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceRefundsRefundIdApplyAbnormalRefund(Chain);
     impl std::ops::Deref for V3EcommerceRefundsRefundIdApplyAbnormalRefund { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4799,6 +5306,7 @@ mod tree {
     ///
     /// - `GET` `v3/ecommerce/refunds/{refund_id}/return-advance`: 查询垫付回补结果API
     /// - `POST` `v3/ecommerce/refunds/{refund_id}/return-advance`: 垫付退款回补API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceRefundsRefundIdReturnAdvance(Chain);
     impl std::ops::Deref for V3EcommerceRefundsRefundIdReturnAdvance { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4806,11 +5314,13 @@ mod tree {
     /// `v3/ecommerce/subject-sub-merchants`
     ///
     /// - `GET` `v3/ecommerce/subject-sub-merchants`: 查询指定主体子商户列表
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceSubjectSubMerchants(Chain);
     impl std::ops::Deref for V3EcommerceSubjectSubMerchants { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/ecommerce/subsidies`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceSubsidies(Chain);
     impl std::ops::Deref for V3EcommerceSubsidies { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4826,6 +5336,7 @@ mod tree {
     /// `v3/ecommerce/subsidies/cancel`
     ///
     /// - `POST` `v3/ecommerce/subsidies/cancel`: 取消补差API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceSubsidiesCancel(Chain);
     impl std::ops::Deref for V3EcommerceSubsidiesCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4833,6 +5344,7 @@ mod tree {
     /// `v3/ecommerce/subsidies/create`
     ///
     /// - `POST` `v3/ecommerce/subsidies/create`: 请求补差API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceSubsidiesCreate(Chain);
     impl std::ops::Deref for V3EcommerceSubsidiesCreate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4840,11 +5352,13 @@ mod tree {
     /// `v3/ecommerce/subsidies/return`
     ///
     /// - `POST` `v3/ecommerce/subsidies/return`: 请求补差回退API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EcommerceSubsidiesReturn(Chain);
     impl std::ops::Deref for V3EcommerceSubsidiesReturn { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/edu-papay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapay(Chain);
     impl std::ops::Deref for V3EduPapay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4860,6 +5374,7 @@ mod tree {
     }
 
     /// `v3/edu-papay/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayContracts(Chain);
     impl std::ops::Deref for V3EduPapayContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4873,6 +5388,7 @@ mod tree {
     }
 
     /// `v3/edu-papay/contracts/id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayContractsId(Chain);
     impl std::ops::Deref for V3EduPapayContractsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4884,6 +5400,7 @@ mod tree {
     /// `v3/edu-papay/contracts/id/{contract_id}`
     ///
     /// - `GET` `v3/edu-papay/contracts/id/{contract_id}`: 通过协议号查询签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayContractsIdContractId(Chain);
     impl std::ops::Deref for V3EduPapayContractsIdContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4891,6 +5408,7 @@ mod tree {
     /// `v3/edu-papay/contracts/presign`
     ///
     /// - `POST` `v3/edu-papay/contracts/presign`: 预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayContractsPresign(Chain);
     impl std::ops::Deref for V3EduPapayContractsPresign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4898,6 +5416,7 @@ mod tree {
     /// `v3/edu-papay/contracts/{contract_id}`
     ///
     /// - `DELETE` `v3/edu-papay/contracts/{contract_id}`: 解约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayContractsContractId(Chain);
     impl std::ops::Deref for V3EduPapayContractsContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4905,6 +5424,7 @@ mod tree {
     /// `v3/edu-papay/transactions`
     ///
     /// - `POST` `v3/edu-papay/transactions`: 教育通扣款受理API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayTransactions(Chain);
     impl std::ops::Deref for V3EduPapayTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4916,6 +5436,7 @@ mod tree {
     }
 
     /// `v3/edu-papay/transactions/id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayTransactionsId(Chain);
     impl std::ops::Deref for V3EduPapayTransactionsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4927,11 +5448,13 @@ mod tree {
     /// `v3/edu-papay/transactions/id/{transaction_id}`
     ///
     /// - `GET` `v3/edu-papay/transactions/id/{transaction_id}`: 微信订单号查单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayTransactionsIdTransactionId(Chain);
     impl std::ops::Deref for V3EduPapayTransactionsIdTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/edu-papay/transactions/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayTransactionsOutTradeNo(Chain);
     impl std::ops::Deref for V3EduPapayTransactionsOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4943,11 +5466,13 @@ mod tree {
     /// `v3/edu-papay/transactions/out-trade-no/{out_trade_no}`
     ///
     /// - `GET` `v3/edu-papay/transactions/out-trade-no/{out_trade_no}`: 商户订单号查单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayTransactionsOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for V3EduPapayTransactionsOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/edu-papay/user`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayUser(Chain);
     impl std::ops::Deref for V3EduPapayUser { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4957,6 +5482,7 @@ mod tree {
     }
 
     /// `v3/edu-papay/user/{openid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayUserOpenid(Chain);
     impl std::ops::Deref for V3EduPapayUserOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4968,11 +5494,13 @@ mod tree {
     /// `v3/edu-papay/user/{openid}/contracts`
     ///
     /// - `GET` `v3/edu-papay/user/{openid}/contracts`: 通过用户标识查询签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayUserOpenidContracts(Chain);
     impl std::ops::Deref for V3EduPapayUserOpenidContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/edu-papay/user-notifications`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayUserNotifications(Chain);
     impl std::ops::Deref for V3EduPapayUserNotifications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4982,6 +5510,7 @@ mod tree {
     }
 
     /// `v3/edu-papay/user-notifications/{contract_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayUserNotificationsContractId(Chain);
     impl std::ops::Deref for V3EduPapayUserNotificationsContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -4993,11 +5522,13 @@ mod tree {
     /// `v3/edu-papay/user-notifications/{contract_id}/send`
     ///
     /// - `POST` `v3/edu-papay/user-notifications/{contract_id}/send`: 发送扣款预通知API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduPapayUserNotificationsContractIdSend(Chain);
     impl std::ops::Deref for V3EduPapayUserNotificationsContractIdSend { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/edu-star`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduStar(Chain);
     impl std::ops::Deref for V3EduStar { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5012,11 +5543,13 @@ mod tree {
     ///
     /// - `GET` `v3/edu-star/orders`: 通过QQ账号查询核销订单列表API
     /// - `POST` `v3/edu-star/orders`: 创建核销订单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduStarOrders(Chain);
     impl std::ops::Deref for V3EduStarOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/edu-star/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduStarUsers(Chain);
     impl std::ops::Deref for V3EduStarUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5028,6 +5561,7 @@ mod tree {
     }
 
     /// `v3/edu-star/users/openid`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduStarUsersOpenid(Chain);
     impl std::ops::Deref for V3EduStarUsersOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5039,11 +5573,13 @@ mod tree {
     /// `v3/edu-star/users/openid/{wechat_openid}`
     ///
     /// - `GET` `v3/edu-star/users/openid/{wechat_openid}`: 通过微信用户标识查询用户信息API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduStarUsersOpenidWechatOpenid(Chain);
     impl std::ops::Deref for V3EduStarUsersOpenidWechatOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/edu-star/users/qq`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduStarUsersQq(Chain);
     impl std::ops::Deref for V3EduStarUsersQq { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5055,11 +5591,13 @@ mod tree {
     /// `v3/edu-star/users/qq/{qq}`
     ///
     /// - `GET` `v3/edu-star/users/qq/{qq}`: 通过QQ账号查询用户信息API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduStarUsersQqQq(Chain);
     impl std::ops::Deref for V3EduStarUsersQqQq { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/eduschoolpay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Eduschoolpay(Chain);
     impl std::ops::Deref for V3Eduschoolpay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5073,6 +5611,7 @@ mod tree {
     }
 
     /// `v3/eduschoolpay/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduschoolpayContracts(Chain);
     impl std::ops::Deref for V3EduschoolpayContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5086,6 +5625,7 @@ mod tree {
     /// `v3/eduschoolpay/contracts/presign`
     ///
     /// - `POST` `v3/eduschoolpay/contracts/presign`: 预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduschoolpayContractsPresign(Chain);
     impl std::ops::Deref for V3EduschoolpayContractsPresign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5093,6 +5633,7 @@ mod tree {
     /// `v3/eduschoolpay/contracts/{contract_id}`
     ///
     /// - `GET` `v3/eduschoolpay/contracts/{contract_id}`: 通过协议号查询签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduschoolpayContractsContractId(Chain);
     impl std::ops::Deref for V3EduschoolpayContractsContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5104,6 +5645,7 @@ mod tree {
     /// `v3/eduschoolpay/contracts/{contract_id}/terminate`
     ///
     /// - `POST` `v3/eduschoolpay/contracts/{contract_id}/terminate`: 商户主动解约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduschoolpayContractsContractIdTerminate(Chain);
     impl std::ops::Deref for V3EduschoolpayContractsContractIdTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5111,6 +5653,7 @@ mod tree {
     /// `v3/eduschoolpay/transactions`
     ///
     /// - `POST` `v3/eduschoolpay/transactions`: 扣款API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduschoolpayTransactions(Chain);
     impl std::ops::Deref for V3EduschoolpayTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5122,6 +5665,7 @@ mod tree {
     }
 
     /// `v3/eduschoolpay/transactions/id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduschoolpayTransactionsId(Chain);
     impl std::ops::Deref for V3EduschoolpayTransactionsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5133,11 +5677,13 @@ mod tree {
     /// `v3/eduschoolpay/transactions/id/{transaction_id}`
     ///
     /// - `GET` `v3/eduschoolpay/transactions/id/{transaction_id}`: 微信支付订单号查单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduschoolpayTransactionsIdTransactionId(Chain);
     impl std::ops::Deref for V3EduschoolpayTransactionsIdTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/eduschoolpay/transactions/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduschoolpayTransactionsOutTradeNo(Chain);
     impl std::ops::Deref for V3EduschoolpayTransactionsOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5149,11 +5695,13 @@ mod tree {
     /// `v3/eduschoolpay/transactions/out-trade-no/{out_trade_no}`
     ///
     /// - `GET` `v3/eduschoolpay/transactions/out-trade-no/{out_trade_no}`: 商户订单号查单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduschoolpayTransactionsOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for V3EduschoolpayTransactionsOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/eduschoolpay/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduschoolpayUsers(Chain);
     impl std::ops::Deref for V3EduschoolpayUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5163,6 +5711,7 @@ mod tree {
     }
 
     /// `v3/eduschoolpay/users/{openid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduschoolpayUsersOpenid(Chain);
     impl std::ops::Deref for V3EduschoolpayUsersOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5176,6 +5725,7 @@ mod tree {
     /// `v3/eduschoolpay/users/{openid}/contracts`
     ///
     /// - `GET` `v3/eduschoolpay/users/{openid}/contracts`: 查询用户签约列表API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduschoolpayUsersOpenidContracts(Chain);
     impl std::ops::Deref for V3EduschoolpayUsersOpenidContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5183,11 +5733,13 @@ mod tree {
     /// `v3/eduschoolpay/users/{openid}/debt-state`
     ///
     /// - `GET` `v3/eduschoolpay/users/{openid}/debt-state`: 商户查询用户欠款状态API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3EduschoolpayUsersOpenidDebtState(Chain);
     impl std::ops::Deref for V3EduschoolpayUsersOpenidDebtState { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/express`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Express(Chain);
     impl std::ops::Deref for V3Express { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5197,6 +5749,7 @@ mod tree {
     }
 
     /// `v3/express/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ExpressUsers(Chain);
     impl std::ops::Deref for V3ExpressUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5206,6 +5759,7 @@ mod tree {
     }
 
     /// `v3/express/users/{openid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ExpressUsersOpenid(Chain);
     impl std::ops::Deref for V3ExpressUsersOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5217,11 +5771,13 @@ mod tree {
     /// `v3/express/users/{openid}/transform`
     ///
     /// - `POST` `v3/express/users/{openid}/transform`: 用户openid转换API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ExpressUsersOpenidTransform(Chain);
     impl std::ops::Deref for V3ExpressUsersOpenidTransform { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/facemch`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Facemch(Chain);
     impl std::ops::Deref for V3Facemch { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5231,6 +5787,7 @@ mod tree {
     }
 
     /// `v3/facemch/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FacemchUsers(Chain);
     impl std::ops::Deref for V3FacemchUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5242,11 +5799,13 @@ mod tree {
     /// `v3/facemch/users/{face_sid}`
     ///
     /// - `GET` `v3/facemch/users/{face_sid}`: 查询用户授权的实名信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FacemchUsersFaceSid(Chain);
     impl std::ops::Deref for V3FacemchUsersFaceSid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/fund-app`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundApp(Chain);
     impl std::ops::Deref for V3FundApp { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5258,6 +5817,7 @@ mod tree {
     }
 
     /// `v3/fund-app/brand-redpacket`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppBrandRedpacket(Chain);
     impl std::ops::Deref for V3FundAppBrandRedpacket { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5271,6 +5831,7 @@ mod tree {
     /// `v3/fund-app/brand-redpacket/brand-merchant-batches`
     ///
     /// - `POST` `v3/fund-app/brand-redpacket/brand-merchant-batches`: 品牌商户发放红包
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppBrandRedpacketBrandMerchantBatches(Chain);
     impl std::ops::Deref for V3FundAppBrandRedpacketBrandMerchantBatches { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5282,6 +5843,7 @@ mod tree {
     /// `v3/fund-app/brand-redpacket/brand-merchant-batches/{batch_no}`
     ///
     /// - `GET` `v3/fund-app/brand-redpacket/brand-merchant-batches/{batch_no}`: 微信支付批次单号查询批次单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppBrandRedpacketBrandMerchantBatchesBatchNo(Chain);
     impl std::ops::Deref for V3FundAppBrandRedpacketBrandMerchantBatchesBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5291,6 +5853,7 @@ mod tree {
     }
 
     /// `v3/fund-app/brand-redpacket/brand-merchant-batches/{batch_no}/details`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppBrandRedpacketBrandMerchantBatchesBatchNoDetails(Chain);
     impl std::ops::Deref for V3FundAppBrandRedpacketBrandMerchantBatchesBatchNoDetails { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5302,11 +5865,13 @@ mod tree {
     /// `v3/fund-app/brand-redpacket/brand-merchant-batches/{batch_no}/details/{detail_no}`
     ///
     /// - `GET` `v3/fund-app/brand-redpacket/brand-merchant-batches/{batch_no}/details/{detail_no}`: 商家明细单号查询明细单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppBrandRedpacketBrandMerchantBatchesBatchNoDetailsDetailNo(Chain);
     impl std::ops::Deref for V3FundAppBrandRedpacketBrandMerchantBatchesBatchNoDetailsDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/fund-app/brand-redpacket/brand-merchant-out-batches`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppBrandRedpacketBrandMerchantOutBatches(Chain);
     impl std::ops::Deref for V3FundAppBrandRedpacketBrandMerchantOutBatches { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5318,6 +5883,7 @@ mod tree {
     /// `v3/fund-app/brand-redpacket/brand-merchant-out-batches/{out_batch_no}`
     ///
     /// - `GET` `v3/fund-app/brand-redpacket/brand-merchant-out-batches/{out_batch_no}`: 商家批次单号查询批次单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppBrandRedpacketBrandMerchantOutBatchesOutBatchNo(Chain);
     impl std::ops::Deref for V3FundAppBrandRedpacketBrandMerchantOutBatchesOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5327,6 +5893,7 @@ mod tree {
     }
 
     /// `v3/fund-app/brand-redpacket/brand-merchant-out-batches/{out_batch_no}/out-details`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppBrandRedpacketBrandMerchantOutBatchesOutBatchNoOutDetails(Chain);
     impl std::ops::Deref for V3FundAppBrandRedpacketBrandMerchantOutBatchesOutBatchNoOutDetails { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5338,11 +5905,13 @@ mod tree {
     /// `v3/fund-app/brand-redpacket/brand-merchant-out-batches/{out_batch_no}/out-details/{out_detail_no}`
     ///
     /// - `GET` `v3/fund-app/brand-redpacket/brand-merchant-out-batches/{out_batch_no}/out-details/{out_detail_no}`: 商家明细单号查询明细单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppBrandRedpacketBrandMerchantOutBatchesOutBatchNoOutDetailsOutDetailNo(Chain);
     impl std::ops::Deref for V3FundAppBrandRedpacketBrandMerchantOutBatchesOutBatchNoOutDetailsOutDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/fund-app/mch-transfer`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransfer(Chain);
     impl std::ops::Deref for V3FundAppMchTransfer { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5360,6 +5929,7 @@ mod tree {
     }
 
     /// `v3/fund-app/mch-transfer/elecsign`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferElecsign(Chain);
     impl std::ops::Deref for V3FundAppMchTransferElecsign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5373,6 +5943,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/elecsign/out-bill-no`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/elecsign/out-bill-no`: 商户单号申请电子回单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferElecsignOutBillNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferElecsignOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5384,6 +5955,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/elecsign/out-bill-no/{out_bill_no}`
     ///
     /// - `GET` `v3/fund-app/mch-transfer/elecsign/out-bill-no/{out_bill_no}`: 商户单号查询电子回单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferElecsignOutBillNoOutBillNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferElecsignOutBillNoOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5391,6 +5963,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/elecsign/transfer-bill-no`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/elecsign/transfer-bill-no`: 微信单号申请电子回单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferElecsignTransferBillNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferElecsignTransferBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5402,11 +5975,13 @@ mod tree {
     /// `v3/fund-app/mch-transfer/elecsign/transfer-bill-no/{transfer_bill_no}`
     ///
     /// - `GET` `v3/fund-app/mch-transfer/elecsign/transfer-bill-no/{transfer_bill_no}`: 微信单号查询电子回单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferElecsignTransferBillNoTransferBillNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferElecsignTransferBillNoTransferBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/fund-app/mch-transfer/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartner(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5428,6 +6003,7 @@ mod tree {
     }
 
     /// `v3/fund-app/mch-transfer/partner/budget`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerBudget(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerBudget { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5437,6 +6013,7 @@ mod tree {
     }
 
     /// `v3/fund-app/mch-transfer/partner/budget/{out_budget_no}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerBudgetOutBudgetNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerBudgetOutBudgetNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5449,6 +6026,7 @@ mod tree {
     ///
     /// - `GET` `v3/fund-app/mch-transfer/partner/budget/{out_budget_no}/electronic-receipts`: 查询预算出资的电子回单
     /// - `POST` `v3/fund-app/mch-transfer/partner/budget/{out_budget_no}/electronic-receipts`: 申请预算出资的电子回单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerBudgetOutBudgetNoElectronicReceipts(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerBudgetOutBudgetNoElectronicReceipts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5456,6 +6034,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/charity-budget`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/partner/charity-budget`: 申请公益捐赠预算
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerCharityBudget(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerCharityBudget { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5467,6 +6046,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/charity-budget/{out_budget_no}`
     ///
     /// - `GET` `v3/fund-app/mch-transfer/partner/charity-budget/{out_budget_no}`: 商户单号查询公益捐赠预算详情
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerCharityBudgetOutBudgetNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerCharityBudgetOutBudgetNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5478,6 +6058,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/charity-budget/{out_budget_no}/unlock`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/partner/charity-budget/{out_budget_no}/unlock`: 解锁公益捐赠预算
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerCharityBudgetOutBudgetNoUnlock(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerCharityBudgetOutBudgetNoUnlock { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5485,6 +6066,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/charity-transfer-bills`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/partner/charity-transfer-bills`: 发起公益捐赠
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerCharityTransferBills(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerCharityTransferBills { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5494,6 +6076,7 @@ mod tree {
     }
 
     /// `v3/fund-app/mch-transfer/partner/charity-transfer-bills/out-transfer-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerCharityTransferBillsOutTransferNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerCharityTransferBillsOutTransferNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5505,6 +6088,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/charity-transfer-bills/out-transfer-no/{out_transfer_no}`
     ///
     /// - `GET` `v3/fund-app/mch-transfer/partner/charity-transfer-bills/out-transfer-no/{out_transfer_no}`: 商户单号查询公益捐赠详情
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerCharityTransferBillsOutTransferNoOutTransferNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerCharityTransferBillsOutTransferNoOutTransferNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5512,6 +6096,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/electronic-receipts`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/partner/electronic-receipts`: 申请单笔转账电子回单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerElectronicReceipts(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerElectronicReceipts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5523,6 +6108,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/electronic-receipts/{out_bill_no}`
     ///
     /// - `GET` `v3/fund-app/mch-transfer/partner/electronic-receipts/{out_bill_no}`: 查询单笔转账电子回单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerElectronicReceiptsOutBillNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerElectronicReceiptsOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5530,6 +6116,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/sub-mch-authorizations`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/partner/sub-mch-authorizations`: 申请子商户商家转账授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerSubMchAuthorizations(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerSubMchAuthorizations { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5541,6 +6128,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/sub-mch-authorizations/{sub_mchid}`
     ///
     /// - `GET` `v3/fund-app/mch-transfer/partner/sub-mch-authorizations/{sub_mchid}`: 查询子商户商家转账授权状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerSubMchAuthorizationsSubMchid(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerSubMchAuthorizationsSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5548,6 +6136,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/transfer-bills`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/partner/transfer-bills`: 发起转账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerTransferBills(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerTransferBills { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5561,6 +6150,7 @@ mod tree {
     }
 
     /// `v3/fund-app/mch-transfer/partner/transfer-bills/out-bill-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerTransferBillsOutBillNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerTransferBillsOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5572,6 +6162,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/transfer-bills/out-bill-no/{out_bill_no}`
     ///
     /// - `GET` `v3/fund-app/mch-transfer/partner/transfer-bills/out-bill-no/{out_bill_no}`: 商户单号查询转账单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerTransferBillsOutBillNoOutBillNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerTransferBillsOutBillNoOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5583,6 +6174,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/transfer-bills/out-bill-no/{out_bill_no}/cancel`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/partner/transfer-bills/out-bill-no/{out_bill_no}/cancel`: 撤销转账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerTransferBillsOutBillNoOutBillNoCancel(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerTransferBillsOutBillNoOutBillNoCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5590,6 +6182,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/transfer-bills/pre-transfer-with-authorization`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/partner/transfer-bills/pre-transfer-with-authorization`: 发起转账并完成自动收款授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerTransferBillsPreTransferWithAuthorization(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerTransferBillsPreTransferWithAuthorization { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5597,6 +6190,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/transfer-bills/transfer`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/partner/transfer-bills/transfer`: 转账（用户自动收款）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerTransferBillsTransfer(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerTransferBillsTransfer { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5604,6 +6198,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/user-confirm-authorizations`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/partner/user-confirm-authorizations`: 申请免确认收款授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerUserConfirmAuthorizations(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerUserConfirmAuthorizations { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5615,6 +6210,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/user-confirm-authorizations/{out_authorization_no}`
     ///
     /// - `GET` `v3/fund-app/mch-transfer/partner/user-confirm-authorizations/{out_authorization_no}`: 商户单号查询自动收款授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerUserConfirmAuthorizationsOutAuthorizationNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerUserConfirmAuthorizationsOutAuthorizationNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5626,6 +6222,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/partner/user-confirm-authorizations/{out_authorization_no}/close`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/partner/user-confirm-authorizations/{out_authorization_no}/close`: 解除免确认收款授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferPartnerUserConfirmAuthorizationsOutAuthorizationNoClose(Chain);
     impl std::ops::Deref for V3FundAppMchTransferPartnerUserConfirmAuthorizationsOutAuthorizationNoClose { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5633,6 +6230,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/transfer-bills`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/transfer-bills`: 发起转账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferTransferBills(Chain);
     impl std::ops::Deref for V3FundAppMchTransferTransferBills { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5648,6 +6246,7 @@ mod tree {
     }
 
     /// `v3/fund-app/mch-transfer/transfer-bills/out-bill-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferTransferBillsOutBillNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferTransferBillsOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5659,6 +6258,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`
     ///
     /// - `GET` `v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`: 商户单号查询转账单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferTransferBillsOutBillNoOutBillNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferTransferBillsOutBillNoOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5670,6 +6270,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel`: 撤销转账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferTransferBillsOutBillNoOutBillNoCancel(Chain);
     impl std::ops::Deref for V3FundAppMchTransferTransferBillsOutBillNoOutBillNoCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5677,6 +6278,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/transfer-bills/pre-transfer-with-authorization`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/transfer-bills/pre-transfer-with-authorization`: 发起转账并完成自动收款授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferTransferBillsPreTransferWithAuthorization(Chain);
     impl std::ops::Deref for V3FundAppMchTransferTransferBillsPreTransferWithAuthorization { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5684,11 +6286,13 @@ mod tree {
     /// `v3/fund-app/mch-transfer/transfer-bills/transfer`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/transfer-bills/transfer`: 用户授权后转账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferTransferBillsTransfer(Chain);
     impl std::ops::Deref for V3FundAppMchTransferTransferBillsTransfer { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferTransferBillsTransferBillNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferTransferBillsTransferBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5700,6 +6304,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}`
     ///
     /// - `GET` `v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}`: 微信转账单号查询转账单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferTransferBillsTransferBillNoTransferBillNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferTransferBillsTransferBillNoTransferBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5707,6 +6312,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills`: 发起转账到QQ钱包
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferTransferToQqWalletBills(Chain);
     impl std::ops::Deref for V3FundAppMchTransferTransferToQqWalletBills { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5718,6 +6324,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills/{out_bill_no}`
     ///
     /// - `GET` `v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills/{out_bill_no}`: 查询转账到QQ钱包的结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferTransferToQqWalletBillsOutBillNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferTransferToQqWalletBillsOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5729,6 +6336,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills/{out_bill_no}/cancel`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/transfer-to-qq-wallet-bills/{out_bill_no}/cancel`: 撤销转账到QQ钱包
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferTransferToQqWalletBillsOutBillNoCancel(Chain);
     impl std::ops::Deref for V3FundAppMchTransferTransferToQqWalletBillsOutBillNoCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5736,6 +6344,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/user-confirm-authorization`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/user-confirm-authorization`: 申请免确认收款授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferUserConfirmAuthorization(Chain);
     impl std::ops::Deref for V3FundAppMchTransferUserConfirmAuthorization { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5745,6 +6354,7 @@ mod tree {
     }
 
     /// `v3/fund-app/mch-transfer/user-confirm-authorization/out-authorization-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferUserConfirmAuthorizationOutAuthorizationNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferUserConfirmAuthorizationOutAuthorizationNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5756,6 +6366,7 @@ mod tree {
     /// `v3/fund-app/mch-transfer/user-confirm-authorization/out-authorization-no/{out_authorization_no}`
     ///
     /// - `GET` `v3/fund-app/mch-transfer/user-confirm-authorization/out-authorization-no/{out_authorization_no}`: 商户单号查询自动收款授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferUserConfirmAuthorizationOutAuthorizationNoOutAuthorizationNo(Chain);
     impl std::ops::Deref for V3FundAppMchTransferUserConfirmAuthorizationOutAuthorizationNoOutAuthorizationNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5767,11 +6378,13 @@ mod tree {
     /// `v3/fund-app/mch-transfer/user-confirm-authorization/out-authorization-no/{out_authorization_no}/close`
     ///
     /// - `POST` `v3/fund-app/mch-transfer/user-confirm-authorization/out-authorization-no/{out_authorization_no}/close`: 解除免确认收款授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundAppMchTransferUserConfirmAuthorizationOutAuthorizationNoOutAuthorizationNoClose(Chain);
     impl std::ops::Deref for V3FundAppMchTransferUserConfirmAuthorizationOutAuthorizationNoOutAuthorizationNoClose { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/funds-to-oversea`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundsToOversea(Chain);
     impl std::ops::Deref for V3FundsToOversea { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5789,6 +6402,7 @@ mod tree {
     /// `v3/funds-to-oversea/bill-download-url`
     ///
     /// - `GET` `v3/funds-to-oversea/bill-download-url`: 获取购付汇账单文件下载链接API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundsToOverseaBillDownloadUrl(Chain);
     impl std::ops::Deref for V3FundsToOverseaBillDownloadUrl { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5796,6 +6410,7 @@ mod tree {
     /// `v3/funds-to-oversea/orders`
     ///
     /// - `POST` `v3/funds-to-oversea/orders`: 申请资金出境API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundsToOverseaOrders(Chain);
     impl std::ops::Deref for V3FundsToOverseaOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5807,11 +6422,13 @@ mod tree {
     /// `v3/funds-to-oversea/orders/{out_order_id}`
     ///
     /// - `GET` `v3/funds-to-oversea/orders/{out_order_id}`: 查询出境结果API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundsToOverseaOrdersOutOrderId(Chain);
     impl std::ops::Deref for V3FundsToOverseaOrdersOutOrderId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/funds-to-oversea/return`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundsToOverseaReturn(Chain);
     impl std::ops::Deref for V3FundsToOverseaReturn { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5823,6 +6440,7 @@ mod tree {
     /// `v3/funds-to-oversea/return/return-orders`
     ///
     /// - `POST` `v3/funds-to-oversea/return/return-orders`: 申请资金出境退回
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundsToOverseaReturnReturnOrders(Chain);
     impl std::ops::Deref for V3FundsToOverseaReturnReturnOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5832,6 +6450,7 @@ mod tree {
     }
 
     /// `v3/funds-to-oversea/return/return-orders/out-return-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundsToOverseaReturnReturnOrdersOutReturnNo(Chain);
     impl std::ops::Deref for V3FundsToOverseaReturnReturnOrdersOutReturnNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5843,11 +6462,13 @@ mod tree {
     /// `v3/funds-to-oversea/return/return-orders/out-return-no/{out_return_no}`
     ///
     /// - `GET` `v3/funds-to-oversea/return/return-orders/out-return-no/{out_return_no}`: 查询出境退回结果（通过商户出境退回单号）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundsToOverseaReturnReturnOrdersOutReturnNoOutReturnNo(Chain);
     impl std::ops::Deref for V3FundsToOverseaReturnReturnOrdersOutReturnNoOutReturnNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/funds-to-oversea/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundsToOverseaTransactions(Chain);
     impl std::ops::Deref for V3FundsToOverseaTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5857,6 +6478,7 @@ mod tree {
     }
 
     /// `v3/funds-to-oversea/transactions/{transaction_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundsToOverseaTransactionsTransactionId(Chain);
     impl std::ops::Deref for V3FundsToOverseaTransactionsTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5868,11 +6490,13 @@ mod tree {
     /// `v3/funds-to-oversea/transactions/{transaction_id}/available_abroad_amounts`
     ///
     /// - `GET` `v3/funds-to-oversea/transactions/{transaction_id}/available_abroad_amounts`: 查询订单剩余可出境余额API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3FundsToOverseaTransactionsTransactionIdAvailableAbroadAmounts(Chain);
     impl std::ops::Deref for V3FundsToOverseaTransactionsTransactionIdAvailableAbroadAmounts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Global(Chain);
     impl std::ops::Deref for V3Global { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5910,11 +6534,13 @@ mod tree {
     /// `v3/global/certificates`
     ///
     /// - `GET` `v3/global/certificates`: 获取平台证书列表
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalCertificates(Chain);
     impl std::ops::Deref for V3GlobalCertificates { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/customs`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalCustoms(Chain);
     impl std::ops::Deref for V3GlobalCustoms { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5932,6 +6558,7 @@ mod tree {
     /// - `GET` `v3/global/customs/orders`: 报关查询API
     /// - `POST` `v3/global/customs/orders`: 报关API
     /// - `PATCH` `v3/global/customs/orders`: 报关信息修改API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalCustomsOrders(Chain);
     impl std::ops::Deref for V3GlobalCustomsOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5939,6 +6566,7 @@ mod tree {
     /// `v3/global/customs/redeclare`
     ///
     /// - `POST` `v3/global/customs/redeclare`: 报关重推API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalCustomsRedeclare(Chain);
     impl std::ops::Deref for V3GlobalCustomsRedeclare { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5946,11 +6574,13 @@ mod tree {
     /// `v3/global/customs/verify-certificate`
     ///
     /// - `POST` `v3/global/customs/verify-certificate`: 身份信息校验API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalCustomsVerifyCertificate(Chain);
     impl std::ops::Deref for V3GlobalCustomsVerifyCertificate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/merchant`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchant(Chain);
     impl std::ops::Deref for V3GlobalMerchant { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5960,6 +6590,7 @@ mod tree {
     }
 
     /// `v3/global/merchant/h5`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantH5(Chain);
     impl std::ops::Deref for V3GlobalMerchantH5 { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5969,6 +6600,7 @@ mod tree {
     }
 
     /// `v3/global/merchant/h5/permission`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantH5Permission(Chain);
     impl std::ops::Deref for V3GlobalMerchantH5Permission { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5984,6 +6616,7 @@ mod tree {
     /// `v3/global/merchant/h5/permission/applications`
     ///
     /// - `POST` `v3/global/merchant/h5/permission/applications`: 创建H5支付权限申请单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantH5PermissionApplications(Chain);
     impl std::ops::Deref for V3GlobalMerchantH5PermissionApplications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -5996,11 +6629,13 @@ mod tree {
     ///
     /// - `GET` `v3/global/merchant/h5/permission/applications/{applyment_id}`: 查询H5支付权限申请单详情
     /// - `PATCH` `v3/global/merchant/h5/permission/applications/{applyment_id}`: 修改H5支付权限申请单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantH5PermissionApplicationsApplymentId(Chain);
     impl std::ops::Deref for V3GlobalMerchantH5PermissionApplicationsApplymentId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/merchant/h5/permission/domain`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantH5PermissionDomain(Chain);
     impl std::ops::Deref for V3GlobalMerchantH5PermissionDomain { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6012,6 +6647,7 @@ mod tree {
     /// `v3/global/merchant/h5/permission/domain/applications`
     ///
     /// - `POST` `v3/global/merchant/h5/permission/domain/applications`: 创建H5支付域名修改申请单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantH5PermissionDomainApplications(Chain);
     impl std::ops::Deref for V3GlobalMerchantH5PermissionDomainApplications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6024,6 +6660,7 @@ mod tree {
     ///
     /// - `GET` `v3/global/merchant/h5/permission/domain/applications/{applyment_id}`: 查询H5支付域名修改申请单
     /// - `PATCH` `v3/global/merchant/h5/permission/domain/applications/{applyment_id}`: 修改H5支付域名修改申请单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantH5PermissionDomainApplicationsApplymentId(Chain);
     impl std::ops::Deref for V3GlobalMerchantH5PermissionDomainApplicationsApplymentId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6031,11 +6668,13 @@ mod tree {
     /// `v3/global/merchant/h5/permission/{sub_mchid}`
     ///
     /// - `GET` `v3/global/merchant/h5/permission/{sub_mchid}`: 查询子商户H5支付权限状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantH5PermissionSubMchid(Chain);
     impl std::ops::Deref for V3GlobalMerchantH5PermissionSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/merchant-service`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantService(Chain);
     impl std::ops::Deref for V3GlobalMerchantService { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6054,6 +6693,7 @@ mod tree {
     /// - `POST` `v3/global/merchant-service/complaint-notifications`: 创建投诉通知回调
     /// - `PUT` `v3/global/merchant-service/complaint-notifications`: 更新投诉通知回调
     /// - `DELETE` `v3/global/merchant-service/complaint-notifications`: 删除投诉通知回调
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantServiceComplaintNotifications(Chain);
     impl std::ops::Deref for V3GlobalMerchantServiceComplaintNotifications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6061,6 +6701,7 @@ mod tree {
     /// `v3/global/merchant-service/complaints`
     ///
     /// - `GET` `v3/global/merchant-service/complaints`: 查询投诉单列表
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantServiceComplaints(Chain);
     impl std::ops::Deref for V3GlobalMerchantServiceComplaints { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6072,6 +6713,7 @@ mod tree {
     /// `v3/global/merchant-service/complaints/{complaint_id}`
     ///
     /// - `GET` `v3/global/merchant-service/complaints/{complaint_id}`: 查询投诉单详情
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantServiceComplaintsComplaintId(Chain);
     impl std::ops::Deref for V3GlobalMerchantServiceComplaintsComplaintId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6087,6 +6729,7 @@ mod tree {
     /// `v3/global/merchant-service/complaints/{complaint_id}/complete`
     ///
     /// - `POST` `v3/global/merchant-service/complaints/{complaint_id}/complete`: 反馈处理完成
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantServiceComplaintsComplaintIdComplete(Chain);
     impl std::ops::Deref for V3GlobalMerchantServiceComplaintsComplaintIdComplete { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6094,6 +6737,7 @@ mod tree {
     /// `v3/global/merchant-service/complaints/{complaint_id}/negotiation-historys`
     ///
     /// - `GET` `v3/global/merchant-service/complaints/{complaint_id}/negotiation-historys`: 查询投诉协商历史
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantServiceComplaintsComplaintIdNegotiationHistorys(Chain);
     impl std::ops::Deref for V3GlobalMerchantServiceComplaintsComplaintIdNegotiationHistorys { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6101,11 +6745,13 @@ mod tree {
     /// `v3/global/merchant-service/complaints/{complaint_id}/response`
     ///
     /// - `POST` `v3/global/merchant-service/complaints/{complaint_id}/response`: 提交回复
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantServiceComplaintsComplaintIdResponse(Chain);
     impl std::ops::Deref for V3GlobalMerchantServiceComplaintsComplaintIdResponse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/merchant-service/images`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantServiceImages(Chain);
     impl std::ops::Deref for V3GlobalMerchantServiceImages { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6119,6 +6765,7 @@ mod tree {
     /// `v3/global/merchant-service/images/upload`
     ///
     /// - `POST` `v3/global/merchant-service/images/upload`: 商户上传反馈图片API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantServiceImagesUpload(Chain);
     impl std::ops::Deref for V3GlobalMerchantServiceImagesUpload { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6126,11 +6773,13 @@ mod tree {
     /// `v3/global/merchant-service/images/{media_id}`
     ///
     /// - `GET` `v3/global/merchant-service/images/{media_id}`: 图片下载API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantServiceImagesMediaId(Chain);
     impl std::ops::Deref for V3GlobalMerchantServiceImagesMediaId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/merchant-storage`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantStorage(Chain);
     impl std::ops::Deref for V3GlobalMerchantStorage { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6140,6 +6789,7 @@ mod tree {
     }
 
     /// `v3/global/merchant-storage/file`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantStorageFile(Chain);
     impl std::ops::Deref for V3GlobalMerchantStorageFile { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6151,6 +6801,7 @@ mod tree {
     /// `v3/global/merchant-storage/file/upload`
     ///
     /// - `POST` `v3/global/merchant-storage/file/upload`: 上传文件API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantStorageFileUpload(Chain);
     impl std::ops::Deref for V3GlobalMerchantStorageFileUpload { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6158,6 +6809,7 @@ mod tree {
     /// `v3/global/merchants`
     ///
     /// - `POST` `v3/global/merchants`: 子商户进件（融合钱包）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchants(Chain);
     impl std::ops::Deref for V3GlobalMerchants { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6170,11 +6822,13 @@ mod tree {
     ///
     /// - `GET` `v3/global/merchants/{sub_mchid}`: 查询子商户（融合钱包）
     /// - `PATCH` `v3/global/merchants/{sub_mchid}`: 修改子商户（融合钱包）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMerchantsSubMchid(Chain);
     impl std::ops::Deref for V3GlobalMerchantsSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/micropay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMicropay(Chain);
     impl std::ops::Deref for V3GlobalMicropay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6184,6 +6838,7 @@ mod tree {
     }
 
     /// `v3/global/micropay/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMicropayTransactions(Chain);
     impl std::ops::Deref for V3GlobalMicropayTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6197,6 +6852,7 @@ mod tree {
     }
 
     /// `v3/global/micropay/transactions/id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMicropayTransactionsId(Chain);
     impl std::ops::Deref for V3GlobalMicropayTransactionsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6206,6 +6862,7 @@ mod tree {
     }
 
     /// `v3/global/micropay/transactions/id/{transaction_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMicropayTransactionsIdTransactionId(Chain);
     impl std::ops::Deref for V3GlobalMicropayTransactionsIdTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6217,11 +6874,13 @@ mod tree {
     /// `v3/global/micropay/transactions/id/{transaction_id}/reverse`
     ///
     /// - `POST` `v3/global/micropay/transactions/id/{transaction_id}/reverse`: 撤销订单(微信支付订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMicropayTransactionsIdTransactionIdReverse(Chain);
     impl std::ops::Deref for V3GlobalMicropayTransactionsIdTransactionIdReverse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/micropay/transactions/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMicropayTransactionsOutTradeNo(Chain);
     impl std::ops::Deref for V3GlobalMicropayTransactionsOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6231,6 +6890,7 @@ mod tree {
     }
 
     /// `v3/global/micropay/transactions/out-trade-no/{out_trade_no}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMicropayTransactionsOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for V3GlobalMicropayTransactionsOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6242,6 +6902,7 @@ mod tree {
     /// `v3/global/micropay/transactions/out-trade-no/{out_trade_no}/reverse`
     ///
     /// - `POST` `v3/global/micropay/transactions/out-trade-no/{out_trade_no}/reverse`: 撤销订单(商户订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMicropayTransactionsOutTradeNoOutTradeNoReverse(Chain);
     impl std::ops::Deref for V3GlobalMicropayTransactionsOutTradeNoOutTradeNoReverse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6249,11 +6910,13 @@ mod tree {
     /// `v3/global/micropay/transactions/pay`
     ///
     /// - `POST` `v3/global/micropay/transactions/pay`: 提交付款码支付
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalMicropayTransactionsPay(Chain);
     impl std::ops::Deref for V3GlobalMicropayTransactionsPay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/papay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapay(Chain);
     impl std::ops::Deref for V3GlobalPapay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6265,6 +6928,7 @@ mod tree {
     }
 
     /// `v3/global/papay/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapayContracts(Chain);
     impl std::ops::Deref for V3GlobalPapayContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6288,6 +6952,7 @@ mod tree {
     /// `v3/global/papay/contracts/app-pre-entrust-sign`
     ///
     /// - `POST` `v3/global/papay/contracts/app-pre-entrust-sign`: APP签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapayContractsAppPreEntrustSign(Chain);
     impl std::ops::Deref for V3GlobalPapayContractsAppPreEntrustSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6295,6 +6960,7 @@ mod tree {
     /// `v3/global/papay/contracts/h5-pre-entrust-sign`
     ///
     /// - `POST` `v3/global/papay/contracts/h5-pre-entrust-sign`: H5预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapayContractsH5PreEntrustSign(Chain);
     impl std::ops::Deref for V3GlobalPapayContractsH5PreEntrustSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6302,6 +6968,7 @@ mod tree {
     /// `v3/global/papay/contracts/jsapi-pre-entrust-sign`
     ///
     /// - `POST` `v3/global/papay/contracts/jsapi-pre-entrust-sign`: JSAPI预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapayContractsJsapiPreEntrustSign(Chain);
     impl std::ops::Deref for V3GlobalPapayContractsJsapiPreEntrustSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6309,11 +6976,13 @@ mod tree {
     /// `v3/global/papay/contracts/miniprogram-pre-entrust-sign`
     ///
     /// - `POST` `v3/global/papay/contracts/miniprogram-pre-entrust-sign`: 小程序签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapayContractsMiniprogramPreEntrustSign(Chain);
     impl std::ops::Deref for V3GlobalPapayContractsMiniprogramPreEntrustSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/papay/contracts/out-contract-code`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapayContractsOutContractCode(Chain);
     impl std::ops::Deref for V3GlobalPapayContractsOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6325,6 +6994,7 @@ mod tree {
     /// `v3/global/papay/contracts/out-contract-code/{out_contract_code}`
     ///
     /// - `GET` `v3/global/papay/contracts/out-contract-code/{out_contract_code}`: 商户协议号查询签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapayContractsOutContractCodeOutContractCode(Chain);
     impl std::ops::Deref for V3GlobalPapayContractsOutContractCodeOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6332,6 +7002,7 @@ mod tree {
     /// `v3/global/papay/contracts/web-pre-entrust-sign`
     ///
     /// - `POST` `v3/global/papay/contracts/web-pre-entrust-sign`: WEB预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapayContractsWebPreEntrustSign(Chain);
     impl std::ops::Deref for V3GlobalPapayContractsWebPreEntrustSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6339,6 +7010,7 @@ mod tree {
     /// `v3/global/papay/contracts/{contract_id}`
     ///
     /// - `GET` `v3/global/papay/contracts/{contract_id}`: 代扣协议ID查询签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapayContractsContractId(Chain);
     impl std::ops::Deref for V3GlobalPapayContractsContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6350,6 +7022,7 @@ mod tree {
     /// `v3/global/papay/contracts/{contract_id}/terminate`
     ///
     /// - `POST` `v3/global/papay/contracts/{contract_id}/terminate`: 申请解约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapayContractsContractIdTerminate(Chain);
     impl std::ops::Deref for V3GlobalPapayContractsContractIdTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6357,6 +7030,7 @@ mod tree {
     /// `v3/global/papay/transactions`
     ///
     /// - `POST` `v3/global/papay/transactions`: 支付扣款API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapayTransactions(Chain);
     impl std::ops::Deref for V3GlobalPapayTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6368,6 +7042,7 @@ mod tree {
     }
 
     /// `v3/global/papay/transactions/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapayTransactionsOutTradeNo(Chain);
     impl std::ops::Deref for V3GlobalPapayTransactionsOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6379,6 +7054,7 @@ mod tree {
     /// `v3/global/papay/transactions/out-trade-no/{out_trade_no}`
     ///
     /// - `GET` `v3/global/papay/transactions/out-trade-no/{out_trade_no}`: 查询订单(商户订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapayTransactionsOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for V3GlobalPapayTransactionsOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6390,6 +7066,7 @@ mod tree {
     /// `v3/global/papay/transactions/out-trade-no/{out_trade_no}/reverse`
     ///
     /// - `POST` `v3/global/papay/transactions/out-trade-no/{out_trade_no}/reverse`: 撤销订单(商户订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapayTransactionsOutTradeNoOutTradeNoReverse(Chain);
     impl std::ops::Deref for V3GlobalPapayTransactionsOutTradeNoOutTradeNoReverse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6397,11 +7074,13 @@ mod tree {
     /// `v3/global/papay/transactions/{transaction_id}`
     ///
     /// - `GET` `v3/global/papay/transactions/{transaction_id}`: 查询订单(微信支付订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalPapayTransactionsTransactionId(Chain);
     impl std::ops::Deref for V3GlobalPapayTransactionsTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/profit-sharing`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalProfitSharing(Chain);
     impl std::ops::Deref for V3GlobalProfitSharing { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6421,6 +7100,7 @@ mod tree {
     /// `v3/global/profit-sharing/bill-download-url`
     ///
     /// - `GET` `v3/global/profit-sharing/bill-download-url`: 获取分账账单文件下载地址API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalProfitSharingBillDownloadUrl(Chain);
     impl std::ops::Deref for V3GlobalProfitSharingBillDownloadUrl { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6428,6 +7108,7 @@ mod tree {
     /// `v3/global/profit-sharing/orders`
     ///
     /// - `POST` `v3/global/profit-sharing/orders`: 请求分账API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalProfitSharingOrders(Chain);
     impl std::ops::Deref for V3GlobalProfitSharingOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6441,6 +7122,7 @@ mod tree {
     /// `v3/global/profit-sharing/orders/unfreeze`
     ///
     /// - `POST` `v3/global/profit-sharing/orders/unfreeze`: 解冻剩余资金API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalProfitSharingOrdersUnfreeze(Chain);
     impl std::ops::Deref for V3GlobalProfitSharingOrdersUnfreeze { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6448,6 +7130,7 @@ mod tree {
     /// `v3/global/profit-sharing/orders/{out_order_no}`
     ///
     /// - `GET` `v3/global/profit-sharing/orders/{out_order_no}`: 查询分账结果API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalProfitSharingOrdersOutOrderNo(Chain);
     impl std::ops::Deref for V3GlobalProfitSharingOrdersOutOrderNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6456,6 +7139,7 @@ mod tree {
     ///
     /// - `POST` `v3/global/profit-sharing/receivers`: 添加分账接收方API
     /// - `DELETE` `v3/global/profit-sharing/receivers`: 删除分账接收方API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalProfitSharingReceivers(Chain);
     impl std::ops::Deref for V3GlobalProfitSharingReceivers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6467,11 +7151,13 @@ mod tree {
     /// `v3/global/profit-sharing/receivers/{account}`
     ///
     /// - `GET` `v3/global/profit-sharing/receivers/{account}`: 查询分账接收方添加结果API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalProfitSharingReceiversAccount(Chain);
     impl std::ops::Deref for V3GlobalProfitSharingReceiversAccount { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/profit-sharing/refunds`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalProfitSharingRefunds(Chain);
     impl std::ops::Deref for V3GlobalProfitSharingRefunds { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6485,6 +7171,7 @@ mod tree {
     /// `v3/global/profit-sharing/refunds/bill-download-url`
     ///
     /// - `GET` `v3/global/profit-sharing/refunds/bill-download-url`: 获取分账退款账单下载链接API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalProfitSharingRefundsBillDownloadUrl(Chain);
     impl std::ops::Deref for V3GlobalProfitSharingRefundsBillDownloadUrl { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6492,11 +7179,13 @@ mod tree {
     /// `v3/global/profit-sharing/refunds/refundable-balance`
     ///
     /// - `GET` `v3/global/profit-sharing/refunds/refundable-balance`: 查询可供垫付退款实时余额API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalProfitSharingRefundsRefundableBalance(Chain);
     impl std::ops::Deref for V3GlobalProfitSharingRefundsRefundableBalance { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/profit-sharing/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalProfitSharingTransactions(Chain);
     impl std::ops::Deref for V3GlobalProfitSharingTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6510,11 +7199,13 @@ mod tree {
     /// `v3/global/profit-sharing/transactions/mark`
     ///
     /// - `POST` `v3/global/profit-sharing/transactions/mark`: 分账标记API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalProfitSharingTransactionsMark(Chain);
     impl std::ops::Deref for V3GlobalProfitSharingTransactionsMark { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/profit-sharing/transactions/{transaction_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalProfitSharingTransactionsTransactionId(Chain);
     impl std::ops::Deref for V3GlobalProfitSharingTransactionsTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6528,6 +7219,7 @@ mod tree {
     /// `v3/global/profit-sharing/transactions/{transaction_id}/amounts`
     ///
     /// - `GET` `v3/global/profit-sharing/transactions/{transaction_id}/amounts`: 查询剩余待分金额API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalProfitSharingTransactionsTransactionIdAmounts(Chain);
     impl std::ops::Deref for V3GlobalProfitSharingTransactionsTransactionIdAmounts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6535,11 +7227,13 @@ mod tree {
     /// `v3/global/profit-sharing/transactions/{transaction_id}/refundable-amounts`
     ///
     /// - `GET` `v3/global/profit-sharing/transactions/{transaction_id}/refundable-amounts`: 查询订单剩余可退款金额API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalProfitSharingTransactionsTransactionIdRefundableAmounts(Chain);
     impl std::ops::Deref for V3GlobalProfitSharingTransactionsTransactionIdRefundableAmounts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/refund`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalRefund(Chain);
     impl std::ops::Deref for V3GlobalRefund { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6551,6 +7245,7 @@ mod tree {
     }
 
     /// `v3/global/refund/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalRefundPartner(Chain);
     impl std::ops::Deref for V3GlobalRefundPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6560,6 +7255,7 @@ mod tree {
     }
 
     /// `v3/global/refund/partner/recharge-balance`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalRefundPartnerRechargeBalance(Chain);
     impl std::ops::Deref for V3GlobalRefundPartnerRechargeBalance { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6569,6 +7265,7 @@ mod tree {
     }
 
     /// `v3/global/refund/partner/recharge-balance/sub-mchid`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalRefundPartnerRechargeBalanceSubMchid(Chain);
     impl std::ops::Deref for V3GlobalRefundPartnerRechargeBalanceSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6580,6 +7277,7 @@ mod tree {
     /// `v3/global/refund/partner/recharge-balance/sub-mchid/{sub_mchid}`
     ///
     /// - `GET` `v3/global/refund/partner/recharge-balance/sub-mchid/{sub_mchid}`: 商家充值退款余额查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalRefundPartnerRechargeBalanceSubMchidSubMchid(Chain);
     impl std::ops::Deref for V3GlobalRefundPartnerRechargeBalanceSubMchidSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6587,6 +7285,7 @@ mod tree {
     /// `v3/global/refund/recharge-balance`
     ///
     /// - `GET` `v3/global/refund/recharge-balance`: 商家充值退款余额查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalRefundRechargeBalance(Chain);
     impl std::ops::Deref for V3GlobalRefundRechargeBalance { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6595,6 +7294,7 @@ mod tree {
     ///
     /// - `GET` `v3/global/refunds`: 查询所有退款
     /// - `POST` `v3/global/refunds`: 申请退款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalRefunds(Chain);
     impl std::ops::Deref for V3GlobalRefunds { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6606,6 +7306,7 @@ mod tree {
     }
 
     /// `v3/global/refunds/id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalRefundsId(Chain);
     impl std::ops::Deref for V3GlobalRefundsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6617,11 +7318,13 @@ mod tree {
     /// `v3/global/refunds/id/{refund_id}`
     ///
     /// - `GET` `v3/global/refunds/id/{refund_id}`: 查询单笔退款(微信支付退款订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalRefundsIdRefundId(Chain);
     impl std::ops::Deref for V3GlobalRefundsIdRefundId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/refunds/out-refund-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalRefundsOutRefundNo(Chain);
     impl std::ops::Deref for V3GlobalRefundsOutRefundNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6633,11 +7336,13 @@ mod tree {
     /// `v3/global/refunds/out-refund-no/{out_refund_no}`
     ///
     /// - `GET` `v3/global/refunds/out-refund-no/{out_refund_no}`: 查询单笔退款(商户退款订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalRefundsOutRefundNoOutRefundNo(Chain);
     impl std::ops::Deref for V3GlobalRefundsOutRefundNoOutRefundNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/settle`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalSettle(Chain);
     impl std::ops::Deref for V3GlobalSettle { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6649,6 +7354,7 @@ mod tree {
     /// `v3/global/settle/settlements`
     ///
     /// - `GET` `v3/global/settle/settlements`: 查询结算资金明细API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalSettleSettlements(Chain);
     impl std::ops::Deref for V3GlobalSettleSettlements { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6656,11 +7362,13 @@ mod tree {
     /// `v3/global/statements`
     ///
     /// - `GET` `v3/global/statements`: 下载对账单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalStatements(Chain);
     impl std::ops::Deref for V3GlobalStatements { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalTransactions(Chain);
     impl std::ops::Deref for V3GlobalTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6682,11 +7390,13 @@ mod tree {
     /// `v3/global/transactions/app`
     ///
     /// - `POST` `v3/global/transactions/app`: APP支付下单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalTransactionsApp(Chain);
     impl std::ops::Deref for V3GlobalTransactionsApp { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/transactions/id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalTransactionsId(Chain);
     impl std::ops::Deref for V3GlobalTransactionsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6698,6 +7408,7 @@ mod tree {
     /// `v3/global/transactions/id/{transaction_id}`
     ///
     /// - `GET` `v3/global/transactions/id/{transaction_id}`: 查询订单(微信支付订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalTransactionsIdTransactionId(Chain);
     impl std::ops::Deref for V3GlobalTransactionsIdTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6709,6 +7420,7 @@ mod tree {
     /// `v3/global/transactions/id/{transaction_id}/close`
     ///
     /// - `POST` `v3/global/transactions/id/{transaction_id}/close`: 关闭订单(微信支付订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalTransactionsIdTransactionIdClose(Chain);
     impl std::ops::Deref for V3GlobalTransactionsIdTransactionIdClose { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6716,6 +7428,7 @@ mod tree {
     /// `v3/global/transactions/jsapi`
     ///
     /// - `POST` `v3/global/transactions/jsapi`: JSAPI支付下单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalTransactionsJsapi(Chain);
     impl std::ops::Deref for V3GlobalTransactionsJsapi { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6723,6 +7436,7 @@ mod tree {
     /// `v3/global/transactions/mweb`
     ///
     /// - `POST` `v3/global/transactions/mweb`: H5支付下单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalTransactionsMweb(Chain);
     impl std::ops::Deref for V3GlobalTransactionsMweb { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6730,11 +7444,13 @@ mod tree {
     /// `v3/global/transactions/native`
     ///
     /// - `POST` `v3/global/transactions/native`: Native支付下单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalTransactionsNative(Chain);
     impl std::ops::Deref for V3GlobalTransactionsNative { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/global/transactions/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalTransactionsOutTradeNo(Chain);
     impl std::ops::Deref for V3GlobalTransactionsOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6746,6 +7462,7 @@ mod tree {
     /// `v3/global/transactions/out-trade-no/{out_trade_no}`
     ///
     /// - `GET` `v3/global/transactions/out-trade-no/{out_trade_no}`: 查询订单(商户订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalTransactionsOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for V3GlobalTransactionsOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6757,11 +7474,13 @@ mod tree {
     /// `v3/global/transactions/out-trade-no/{out_trade_no}/close`
     ///
     /// - `POST` `v3/global/transactions/out-trade-no/{out_trade_no}/close`: 关闭订单(商户订单号)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GlobalTransactionsOutTradeNoOutTradeNoClose(Chain);
     impl std::ops::Deref for V3GlobalTransactionsOutTradeNoOutTradeNoClose { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/goldplan`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Goldplan(Chain);
     impl std::ops::Deref for V3Goldplan { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6771,6 +7490,7 @@ mod tree {
     }
 
     /// `v3/goldplan/merchants`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GoldplanMerchants(Chain);
     impl std::ops::Deref for V3GoldplanMerchants { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6790,6 +7510,7 @@ mod tree {
     /// `v3/goldplan/merchants/changecustompagestatus`
     ///
     /// - `POST` `v3/goldplan/merchants/changecustompagestatus`: 商家小票管理API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GoldplanMerchantsChangecustompagestatus(Chain);
     impl std::ops::Deref for V3GoldplanMerchantsChangecustompagestatus { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6797,6 +7518,7 @@ mod tree {
     /// `v3/goldplan/merchants/changegoldplanstatus`
     ///
     /// - `POST` `v3/goldplan/merchants/changegoldplanstatus`: 点金计划管理API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GoldplanMerchantsChangegoldplanstatus(Chain);
     impl std::ops::Deref for V3GoldplanMerchantsChangegoldplanstatus { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6804,6 +7526,7 @@ mod tree {
     /// `v3/goldplan/merchants/close-advertising-show`
     ///
     /// - `POST` `v3/goldplan/merchants/close-advertising-show`: 关闭广告展示API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GoldplanMerchantsCloseAdvertisingShow(Chain);
     impl std::ops::Deref for V3GoldplanMerchantsCloseAdvertisingShow { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6811,6 +7534,7 @@ mod tree {
     /// `v3/goldplan/merchants/open-advertising-show`
     ///
     /// - `PATCH` `v3/goldplan/merchants/open-advertising-show`: 开通广告展示API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GoldplanMerchantsOpenAdvertisingShow(Chain);
     impl std::ops::Deref for V3GoldplanMerchantsOpenAdvertisingShow { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6818,11 +7542,13 @@ mod tree {
     /// `v3/goldplan/merchants/set-advertising-industry-filter`
     ///
     /// - `POST` `v3/goldplan/merchants/set-advertising-industry-filter`: 同业过滤标签管理API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GoldplanMerchantsSetAdvertisingIndustryFilter(Chain);
     impl std::ops::Deref for V3GoldplanMerchantsSetAdvertisingIndustryFilter { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/gov`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Gov(Chain);
     impl std::ops::Deref for V3Gov { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6832,6 +7558,7 @@ mod tree {
     }
 
     /// `v3/gov/subsidy`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidy(Chain);
     impl std::ops::Deref for V3GovSubsidy { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6857,6 +7584,7 @@ mod tree {
     }
 
     /// `v3/gov/subsidy/audit`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyAudit(Chain);
     impl std::ops::Deref for V3GovSubsidyAudit { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6866,6 +7594,7 @@ mod tree {
     }
 
     /// `v3/gov/subsidy/audit/cup`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyAuditCup(Chain);
     impl std::ops::Deref for V3GovSubsidyAuditCup { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6885,6 +7614,7 @@ mod tree {
     /// `v3/gov/subsidy/audit/cup/invalid`
     ///
     /// - `POST` `v3/gov/subsidy/audit/cup/invalid`: 查询审核结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyAuditCupInvalid(Chain);
     impl std::ops::Deref for V3GovSubsidyAuditCupInvalid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6892,11 +7622,13 @@ mod tree {
     /// `v3/gov/subsidy/audit/cup/query`
     ///
     /// - `POST` `v3/gov/subsidy/audit/cup/query`: 查询审核结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyAuditCupQuery(Chain);
     impl std::ops::Deref for V3GovSubsidyAuditCupQuery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/gov/subsidy/audit/cup/refund`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyAuditCupRefund(Chain);
     impl std::ops::Deref for V3GovSubsidyAuditCupRefund { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6908,6 +7640,7 @@ mod tree {
     /// `v3/gov/subsidy/audit/cup/refund/sync`
     ///
     /// - `POST` `v3/gov/subsidy/audit/cup/refund/sync`: 同步非银联支付交易退款信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyAuditCupRefundSync(Chain);
     impl std::ops::Deref for V3GovSubsidyAuditCupRefundSync { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6915,6 +7648,7 @@ mod tree {
     /// `v3/gov/subsidy/audit/cup/update`
     ///
     /// - `POST` `v3/gov/subsidy/audit/cup/update`: 更新审核数据
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyAuditCupUpdate(Chain);
     impl std::ops::Deref for V3GovSubsidyAuditCupUpdate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6922,11 +7656,13 @@ mod tree {
     /// `v3/gov/subsidy/audit/cup/upload`
     ///
     /// - `POST` `v3/gov/subsidy/audit/cup/upload`: 上传审核数据
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyAuditCupUpload(Chain);
     impl std::ops::Deref for V3GovSubsidyAuditCupUpload { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/gov/subsidy/companies`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyCompanies(Chain);
     impl std::ops::Deref for V3GovSubsidyCompanies { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6938,11 +7674,13 @@ mod tree {
     /// `v3/gov/subsidy/companies/query`
     ///
     /// - `POST` `v3/gov/subsidy/companies/query`: 企业信息查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyCompaniesQuery(Chain);
     impl std::ops::Deref for V3GovSubsidyCompaniesQuery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/gov/subsidy/goods`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyGoods(Chain);
     impl std::ops::Deref for V3GovSubsidyGoods { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6954,11 +7692,13 @@ mod tree {
     /// `v3/gov/subsidy/goods/upload`
     ///
     /// - `POST` `v3/gov/subsidy/goods/upload`: 商品信息上传
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyGoodsUpload(Chain);
     impl std::ops::Deref for V3GovSubsidyGoodsUpload { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/gov/subsidy/n-qualifications`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyNQualifications(Chain);
     impl std::ops::Deref for V3GovSubsidyNQualifications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6970,6 +7710,7 @@ mod tree {
     /// `v3/gov/subsidy/n-qualifications/sync`
     ///
     /// - `POST` `v3/gov/subsidy/n-qualifications/sync`: N品类同步资格核销信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyNQualificationsSync(Chain);
     impl std::ops::Deref for V3GovSubsidyNQualificationsSync { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6977,11 +7718,13 @@ mod tree {
     /// `v3/gov/subsidy/qualification`
     ///
     /// - `GET` `v3/gov/subsidy/qualification`: 查询补贴资格
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyQualification(Chain);
     impl std::ops::Deref for V3GovSubsidyQualification { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/gov/subsidy/qualifications`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyQualifications(Chain);
     impl std::ops::Deref for V3GovSubsidyQualifications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -6995,6 +7738,7 @@ mod tree {
     }
 
     /// `v3/gov/subsidy/qualifications/passthrough`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyQualificationsPassthrough(Chain);
     impl std::ops::Deref for V3GovSubsidyQualificationsPassthrough { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7010,6 +7754,7 @@ mod tree {
     /// `v3/gov/subsidy/qualifications/passthrough/cancel`
     ///
     /// - `POST` `v3/gov/subsidy/qualifications/passthrough/cancel`: 取消资格(透传模式)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyQualificationsPassthroughCancel(Chain);
     impl std::ops::Deref for V3GovSubsidyQualificationsPassthroughCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7017,6 +7762,7 @@ mod tree {
     /// `v3/gov/subsidy/qualifications/passthrough/claim`
     ///
     /// - `POST` `v3/gov/subsidy/qualifications/passthrough/claim`: 领取资格(透传模式)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyQualificationsPassthroughClaim(Chain);
     impl std::ops::Deref for V3GovSubsidyQualificationsPassthroughClaim { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7024,6 +7770,7 @@ mod tree {
     /// `v3/gov/subsidy/qualifications/passthrough/query`
     ///
     /// - `POST` `v3/gov/subsidy/qualifications/passthrough/query`: 批量查询用户资格(透传模式)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyQualificationsPassthroughQuery(Chain);
     impl std::ops::Deref for V3GovSubsidyQualificationsPassthroughQuery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7031,6 +7778,7 @@ mod tree {
     /// `v3/gov/subsidy/qualifications/query`
     ///
     /// - `POST` `v3/gov/subsidy/qualifications/query`: 批量查询用户资格
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyQualificationsQuery(Chain);
     impl std::ops::Deref for V3GovSubsidyQualificationsQuery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7038,11 +7786,13 @@ mod tree {
     /// `v3/gov/subsidy/qualifications/sync`
     ///
     /// - `POST` `v3/gov/subsidy/qualifications/sync`: 同步资格核销信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyQualificationsSync(Chain);
     impl std::ops::Deref for V3GovSubsidyQualificationsSync { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/gov/subsidy/sncode`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidySncode(Chain);
     impl std::ops::Deref for V3GovSubsidySncode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7058,6 +7808,7 @@ mod tree {
     /// `v3/gov/subsidy/sncode/lock`
     ///
     /// - `POST` `v3/gov/subsidy/sncode/lock`: sn码锁定
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidySncodeLock(Chain);
     impl std::ops::Deref for V3GovSubsidySncodeLock { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7065,6 +7816,7 @@ mod tree {
     /// `v3/gov/subsidy/sncode/query`
     ///
     /// - `POST` `v3/gov/subsidy/sncode/query`: 查询sn码状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidySncodeQuery(Chain);
     impl std::ops::Deref for V3GovSubsidySncodeQuery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7072,11 +7824,13 @@ mod tree {
     /// `v3/gov/subsidy/sncode/unlock`
     ///
     /// - `POST` `v3/gov/subsidy/sncode/unlock`: sn码解锁
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidySncodeUnlock(Chain);
     impl std::ops::Deref for V3GovSubsidySncodeUnlock { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/gov/subsidy/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyTransactions(Chain);
     impl std::ops::Deref for V3GovSubsidyTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7092,11 +7846,13 @@ mod tree {
     /// `v3/gov/subsidy/transactions/query`
     ///
     /// - `POST` `v3/gov/subsidy/transactions/query`: 交易信息查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyTransactionsQuery(Chain);
     impl std::ops::Deref for V3GovSubsidyTransactionsQuery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/gov/subsidy/transactions/summary`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyTransactionsSummary(Chain);
     impl std::ops::Deref for V3GovSubsidyTransactionsSummary { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7108,6 +7864,7 @@ mod tree {
     /// `v3/gov/subsidy/transactions/summary/query-day`
     ///
     /// - `POST` `v3/gov/subsidy/transactions/summary/query-day`: 查询单日交易汇总
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyTransactionsSummaryQueryDay(Chain);
     impl std::ops::Deref for V3GovSubsidyTransactionsSummaryQueryDay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7115,11 +7872,13 @@ mod tree {
     /// `v3/gov/subsidy/transactions/sync`
     ///
     /// - `POST` `v3/gov/subsidy/transactions/sync`: 交易信息回传
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyTransactionsSync(Chain);
     impl std::ops::Deref for V3GovSubsidyTransactionsSync { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/gov/subsidy/zhejiang`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiang(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiang { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7137,6 +7896,7 @@ mod tree {
     }
 
     /// `v3/gov/subsidy/zhejiang/authcode`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangAuthcode(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangAuthcode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7156,6 +7916,7 @@ mod tree {
     /// `v3/gov/subsidy/zhejiang/authcode/cancel`
     ///
     /// - `POST` `v3/gov/subsidy/zhejiang/authcode/cancel`: 品类凭证码预核销撤销
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangAuthcodeCancel(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangAuthcodeCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7163,6 +7924,7 @@ mod tree {
     /// `v3/gov/subsidy/zhejiang/authcode/commit`
     ///
     /// - `POST` `v3/gov/subsidy/zhejiang/authcode/commit`: 品类凭证码上报确认
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangAuthcodeCommit(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangAuthcodeCommit { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7170,6 +7932,7 @@ mod tree {
     /// `v3/gov/subsidy/zhejiang/authcode/issue`
     ///
     /// - `POST` `v3/gov/subsidy/zhejiang/authcode/issue`: 申请品类凭证码
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangAuthcodeIssue(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangAuthcodeIssue { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7177,6 +7940,7 @@ mod tree {
     /// `v3/gov/subsidy/zhejiang/authcode/refund`
     ///
     /// - `POST` `v3/gov/subsidy/zhejiang/authcode/refund`: 品类凭证码上报撤销
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangAuthcodeRefund(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangAuthcodeRefund { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7184,11 +7948,13 @@ mod tree {
     /// `v3/gov/subsidy/zhejiang/authcode/try`
     ///
     /// - `POST` `v3/gov/subsidy/zhejiang/authcode/try`: 预核销品类凭证码
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangAuthcodeTry(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangAuthcodeTry { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/gov/subsidy/zhejiang/goods`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangGoods(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangGoods { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7200,11 +7966,13 @@ mod tree {
     /// `v3/gov/subsidy/zhejiang/goods/query`
     ///
     /// - `POST` `v3/gov/subsidy/zhejiang/goods/query`: 商品信息查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangGoodsQuery(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangGoodsQuery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/gov/subsidy/zhejiang/n-qualifications`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangNQualifications(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangNQualifications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7216,11 +7984,13 @@ mod tree {
     /// `v3/gov/subsidy/zhejiang/n-qualifications/confirm`
     ///
     /// - `POST` `v3/gov/subsidy/zhejiang/n-qualifications/confirm`: n品类核销
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangNQualificationsConfirm(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangNQualificationsConfirm { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/gov/subsidy/zhejiang/qualifications`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangQualifications(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangQualifications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7238,6 +8008,7 @@ mod tree {
     /// `v3/gov/subsidy/zhejiang/qualifications/alter`
     ///
     /// - `POST` `v3/gov/subsidy/zhejiang/qualifications/alter`: 变更资格
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangQualificationsAlter(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangQualificationsAlter { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7245,6 +8016,7 @@ mod tree {
     /// `v3/gov/subsidy/zhejiang/qualifications/claim`
     ///
     /// - `POST` `v3/gov/subsidy/zhejiang/qualifications/claim`: 领取资格
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangQualificationsClaim(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangQualificationsClaim { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7252,6 +8024,7 @@ mod tree {
     /// `v3/gov/subsidy/zhejiang/qualifications/query`
     ///
     /// - `POST` `v3/gov/subsidy/zhejiang/qualifications/query`: 查询补贴资格
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangQualificationsQuery(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangQualificationsQuery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7259,11 +8032,13 @@ mod tree {
     /// `v3/gov/subsidy/zhejiang/qualifications/sync`
     ///
     /// - `POST` `v3/gov/subsidy/zhejiang/qualifications/sync`: 核销资格
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangQualificationsSync(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangQualificationsSync { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/gov/subsidy/zhejiang/sncode`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangSncode(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangSncode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7279,6 +8054,7 @@ mod tree {
     /// `v3/gov/subsidy/zhejiang/sncode/lock`
     ///
     /// - `POST` `v3/gov/subsidy/zhejiang/sncode/lock`: sn码锁定
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangSncodeLock(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangSncodeLock { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7286,6 +8062,7 @@ mod tree {
     /// `v3/gov/subsidy/zhejiang/sncode/query`
     ///
     /// - `POST` `v3/gov/subsidy/zhejiang/sncode/query`: sn码销售状态查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangSncodeQuery(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangSncodeQuery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7293,11 +8070,13 @@ mod tree {
     /// `v3/gov/subsidy/zhejiang/sncode/unlock`
     ///
     /// - `POST` `v3/gov/subsidy/zhejiang/sncode/unlock`: sn码解锁
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3GovSubsidyZhejiangSncodeUnlock(Chain);
     impl std::ops::Deref for V3GovSubsidyZhejiangSncodeUnlock { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/hire-power-bank`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3HirePowerBank(Chain);
     impl std::ops::Deref for V3HirePowerBank { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7311,6 +8090,7 @@ mod tree {
     /// `v3/hire-power-bank/insurance-orders`
     ///
     /// - `POST` `v3/hire-power-bank/insurance-orders`: 创建保险订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3HirePowerBankInsuranceOrders(Chain);
     impl std::ops::Deref for V3HirePowerBankInsuranceOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7322,11 +8102,13 @@ mod tree {
     /// `v3/hire-power-bank/insurance-orders/{out_order_no}`
     ///
     /// - `GET` `v3/hire-power-bank/insurance-orders/{out_order_no}`: 查询保险订单详情
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3HirePowerBankInsuranceOrdersOutOrderNo(Chain);
     impl std::ops::Deref for V3HirePowerBankInsuranceOrdersOutOrderNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/hire-power-bank/user-qualifications`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3HirePowerBankUserQualifications(Chain);
     impl std::ops::Deref for V3HirePowerBankUserQualifications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7338,11 +8120,13 @@ mod tree {
     /// `v3/hire-power-bank/user-qualifications/{openid}`
     ///
     /// - `GET` `v3/hire-power-bank/user-qualifications/{openid}`: 查询用户保险订单领取资格
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3HirePowerBankUserQualificationsOpenid(Chain);
     impl std::ops::Deref for V3HirePowerBankUserQualificationsOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/industry-coupon`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3IndustryCoupon(Chain);
     impl std::ops::Deref for V3IndustryCoupon { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7354,11 +8138,13 @@ mod tree {
     /// `v3/industry-coupon/tokens`
     ///
     /// - `POST` `v3/industry-coupon/tokens`: 出行券切卡组件预下单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3IndustryCouponTokens(Chain);
     impl std::ops::Deref for V3IndustryCouponTokens { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/industry-rebate`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3IndustryRebate(Chain);
     impl std::ops::Deref for V3IndustryRebate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7370,6 +8156,7 @@ mod tree {
     }
 
     /// `v3/industry-rebate/retail-industry`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3IndustryRebateRetailIndustry(Chain);
     impl std::ops::Deref for V3IndustryRebateRetailIndustry { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7381,11 +8168,13 @@ mod tree {
     /// `v3/industry-rebate/retail-industry/transactions`
     ///
     /// - `POST` `v3/industry-rebate/retail-industry/transactions`: 回传SN和商品编码
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3IndustryRebateRetailIndustryTransactions(Chain);
     impl std::ops::Deref for V3IndustryRebateRetailIndustryTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/industry-rebate/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3IndustryRebateTransactions(Chain);
     impl std::ops::Deref for V3IndustryRebateTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7397,11 +8186,13 @@ mod tree {
     /// `v3/industry-rebate/transactions/{transaction_id}`
     ///
     /// - `POST` `v3/industry-rebate/transactions/{transaction_id}`: 支付码牌/点餐码牌交易回传
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3IndustryRebateTransactionsTransactionId(Chain);
     impl std::ops::Deref for V3IndustryRebateTransactionsTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/inspolicymgr`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Inspolicymgr(Chain);
     impl std::ops::Deref for V3Inspolicymgr { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7411,6 +8202,7 @@ mod tree {
     }
 
     /// `v3/inspolicymgr/deduct`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3InspolicymgrDeduct(Chain);
     impl std::ops::Deref for V3InspolicymgrDeduct { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7424,6 +8216,7 @@ mod tree {
     /// `v3/inspolicymgr/deduct/authorizations`
     ///
     /// - `POST` `v3/inspolicymgr/deduct/authorizations`: 提交保单授权信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3InspolicymgrDeductAuthorizations(Chain);
     impl std::ops::Deref for V3InspolicymgrDeductAuthorizations { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7435,6 +8228,7 @@ mod tree {
     /// `v3/inspolicymgr/deduct/authorizations/{out_insurance_no}`
     ///
     /// - `GET` `v3/inspolicymgr/deduct/authorizations/{out_insurance_no}`: 查询保单授权信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3InspolicymgrDeductAuthorizationsOutInsuranceNo(Chain);
     impl std::ops::Deref for V3InspolicymgrDeductAuthorizationsOutInsuranceNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7442,6 +8236,7 @@ mod tree {
     /// `v3/inspolicymgr/deduct/policies`
     ///
     /// - `POST` `v3/inspolicymgr/deduct/policies`: 上传保单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3InspolicymgrDeductPolicies(Chain);
     impl std::ops::Deref for V3InspolicymgrDeductPolicies { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7454,11 +8249,13 @@ mod tree {
     ///
     /// - `GET` `v3/inspolicymgr/deduct/policies/{out_insurance_no}`: 查询保单
     /// - `PATCH` `v3/inspolicymgr/deduct/policies/{out_insurance_no}`: 更新保单信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3InspolicymgrDeductPoliciesOutInsuranceNo(Chain);
     impl std::ops::Deref for V3InspolicymgrDeductPoliciesOutInsuranceNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/iotmanage`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Iotmanage(Chain);
     impl std::ops::Deref for V3Iotmanage { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7470,6 +8267,7 @@ mod tree {
     }
 
     /// `v3/iotmanage/device-inspections`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3IotmanageDeviceInspections(Chain);
     impl std::ops::Deref for V3IotmanageDeviceInspections { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7481,6 +8279,7 @@ mod tree {
     /// `v3/iotmanage/device-inspections/{device_sn}`
     ///
     /// - `GET` `v3/iotmanage/device-inspections/{device_sn}`: 获取出厂检查结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3IotmanageDeviceInspectionsDeviceSn(Chain);
     impl std::ops::Deref for V3IotmanageDeviceInspectionsDeviceSn { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7488,11 +8287,13 @@ mod tree {
     /// `v3/iotmanage/devices`
     ///
     /// - `GET` `v3/iotmanage/devices`: 智能设备列表
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3IotmanageDevices(Chain);
     impl std::ops::Deref for V3IotmanageDevices { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/lovefeast`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Lovefeast(Chain);
     impl std::ops::Deref for V3Lovefeast { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7504,6 +8305,7 @@ mod tree {
     }
 
     /// `v3/lovefeast/brands`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3LovefeastBrands(Chain);
     impl std::ops::Deref for V3LovefeastBrands { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7515,11 +8317,13 @@ mod tree {
     /// `v3/lovefeast/brands/{brand_id}`
     ///
     /// - `GET` `v3/lovefeast/brands/{brand_id}`: 查询爱心餐品牌信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3LovefeastBrandsBrandId(Chain);
     impl std::ops::Deref for V3LovefeastBrandsBrandId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/lovefeast/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3LovefeastUsers(Chain);
     impl std::ops::Deref for V3LovefeastUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7529,6 +8333,7 @@ mod tree {
     }
 
     /// `v3/lovefeast/users/{openid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3LovefeastUsersOpenid(Chain);
     impl std::ops::Deref for V3LovefeastUsersOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7538,6 +8343,7 @@ mod tree {
     }
 
     /// `v3/lovefeast/users/{openid}/orders`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3LovefeastUsersOpenidOrders(Chain);
     impl std::ops::Deref for V3LovefeastUsersOpenidOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7549,6 +8355,7 @@ mod tree {
     }
 
     /// `v3/lovefeast/users/{openid}/orders/brand-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3LovefeastUsersOpenidOrdersBrandId(Chain);
     impl std::ops::Deref for V3LovefeastUsersOpenidOrdersBrandId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7560,11 +8367,13 @@ mod tree {
     /// `v3/lovefeast/users/{openid}/orders/brand-id/{brand_id}`
     ///
     /// - `GET` `v3/lovefeast/users/{openid}/orders/brand-id/{brand_id}`: 查询用户捐赠单列表
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3LovefeastUsersOpenidOrdersBrandIdBrandId(Chain);
     impl std::ops::Deref for V3LovefeastUsersOpenidOrdersBrandIdBrandId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/lovefeast/users/{openid}/orders/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3LovefeastUsersOpenidOrdersOutTradeNo(Chain);
     impl std::ops::Deref for V3LovefeastUsersOpenidOrdersOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7576,11 +8385,13 @@ mod tree {
     /// `v3/lovefeast/users/{openid}/orders/out-trade-no/{out_trade_no}`
     ///
     /// - `GET` `v3/lovefeast/users/{openid}/orders/out-trade-no/{out_trade_no}`: 查询用户捐赠单详情
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3LovefeastUsersOpenidOrdersOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for V3LovefeastUsersOpenidOrdersOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Marketing(Chain);
     impl std::ops::Deref for V3Marketing { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7614,6 +8425,7 @@ mod tree {
     }
 
     /// `v3/marketing/bank`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBank(Chain);
     impl std::ops::Deref for V3MarketingBank { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7623,6 +8435,7 @@ mod tree {
     }
 
     /// `v3/marketing/bank/packages`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBankPackages(Chain);
     impl std::ops::Deref for V3MarketingBankPackages { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7632,6 +8445,7 @@ mod tree {
     }
 
     /// `v3/marketing/bank/packages/{package_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBankPackagesPackageId(Chain);
     impl std::ops::Deref for V3MarketingBankPackagesPackageId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7644,11 +8458,13 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/bank/packages/{package_id}/tasks`: 查询上传任务列表API
     /// - `POST` `v3/marketing/bank/packages/{package_id}/tasks`: 导入定向用户协议号API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBankPackagesPackageIdTasks(Chain);
     impl std::ops::Deref for V3MarketingBankPackagesPackageIdTasks { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/bank-favor`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBankFavor(Chain);
     impl std::ops::Deref for V3MarketingBankFavor { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7658,6 +8474,7 @@ mod tree {
     }
 
     /// `v3/marketing/bank-favor/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBankFavorUsers(Chain);
     impl std::ops::Deref for V3MarketingBankFavorUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7667,6 +8484,7 @@ mod tree {
     }
 
     /// `v3/marketing/bank-favor/users/{openid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBankFavorUsersOpenid(Chain);
     impl std::ops::Deref for V3MarketingBankFavorUsersOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7680,11 +8498,13 @@ mod tree {
     /// `v3/marketing/bank-favor/users/{openid}/bank-multi-activity`
     ///
     /// - `POST` `v3/marketing/bank-favor/users/{openid}/bank-multi-activity`: 给指定用户报名多笔立减活动
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBankFavorUsersOpenidBankMultiActivity(Chain);
     impl std::ops::Deref for V3MarketingBankFavorUsersOpenidBankMultiActivity { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/bank-favor/users/{openid}/coupons`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBankFavorUsersOpenidCoupons(Chain);
     impl std::ops::Deref for V3MarketingBankFavorUsersOpenidCoupons { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7696,11 +8516,13 @@ mod tree {
     /// `v3/marketing/bank-favor/users/{openid}/coupons/{coupon_id}`
     ///
     /// - `GET` `v3/marketing/bank-favor/users/{openid}/coupons/{coupon_id}`: 查询绑定多笔立减活动的代金券详情
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBankFavorUsersOpenidCouponsCouponId(Chain);
     impl std::ops::Deref for V3MarketingBankFavorUsersOpenidCouponsCouponId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/busifavor`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavor(Chain);
     impl std::ops::Deref for V3MarketingBusifavor { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7723,11 +8545,13 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/busifavor/callbacks`: 查询商家券事件通知地址API
     /// - `POST` `v3/marketing/busifavor/callbacks`: 设置商家券事件通知地址API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorCallbacks(Chain);
     impl std::ops::Deref for V3MarketingBusifavorCallbacks { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/busifavor/coupons`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorCoupons(Chain);
     impl std::ops::Deref for V3MarketingBusifavorCoupons { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7751,6 +8575,7 @@ mod tree {
     /// `v3/marketing/busifavor/coupons/associate`
     ///
     /// - `POST` `v3/marketing/busifavor/coupons/associate`: 关联订单信息API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorCouponsAssociate(Chain);
     impl std::ops::Deref for V3MarketingBusifavorCouponsAssociate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7758,6 +8583,7 @@ mod tree {
     /// `v3/marketing/busifavor/coupons/deactivate`
     ///
     /// - `POST` `v3/marketing/busifavor/coupons/deactivate`: 使券失效API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorCouponsDeactivate(Chain);
     impl std::ops::Deref for V3MarketingBusifavorCouponsDeactivate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7765,6 +8591,7 @@ mod tree {
     /// `v3/marketing/busifavor/coupons/disassociate`
     ///
     /// - `POST` `v3/marketing/busifavor/coupons/disassociate`: 取消关联订单信息API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorCouponsDisassociate(Chain);
     impl std::ops::Deref for V3MarketingBusifavorCouponsDisassociate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7772,6 +8599,7 @@ mod tree {
     /// `v3/marketing/busifavor/coupons/return`
     ///
     /// - `POST` `v3/marketing/busifavor/coupons/return`: 申请退券API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorCouponsReturn(Chain);
     impl std::ops::Deref for V3MarketingBusifavorCouponsReturn { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7779,6 +8607,7 @@ mod tree {
     /// `v3/marketing/busifavor/coupons/send`
     ///
     /// - `POST` `v3/marketing/busifavor/coupons/send`: 向用户发券
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorCouponsSend(Chain);
     impl std::ops::Deref for V3MarketingBusifavorCouponsSend { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7786,11 +8615,13 @@ mod tree {
     /// `v3/marketing/busifavor/coupons/use`
     ///
     /// - `POST` `v3/marketing/busifavor/coupons/use`: 核销用户券API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorCouponsUse(Chain);
     impl std::ops::Deref for V3MarketingBusifavorCouponsUse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/busifavor/coupons/{card_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorCouponsCardId(Chain);
     impl std::ops::Deref for V3MarketingBusifavorCouponsCardId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7802,11 +8633,13 @@ mod tree {
     /// `v3/marketing/busifavor/coupons/{card_id}/send`
     ///
     /// - `POST` `v3/marketing/busifavor/coupons/{card_id}/send`: 发放消费卡API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorCouponsCardIdSend(Chain);
     impl std::ops::Deref for V3MarketingBusifavorCouponsCardIdSend { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/busifavor/product-coupons`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorProductCoupons(Chain);
     impl std::ops::Deref for V3MarketingBusifavorProductCoupons { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7820,6 +8653,7 @@ mod tree {
     /// `v3/marketing/busifavor/product-coupons/pre-send`
     ///
     /// - `POST` `v3/marketing/busifavor/product-coupons/pre-send`: 向用户预发放商品券
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorProductCouponsPreSend(Chain);
     impl std::ops::Deref for V3MarketingBusifavorProductCouponsPreSend { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7827,6 +8661,7 @@ mod tree {
     /// `v3/marketing/busifavor/product-coupons/send`
     ///
     /// - `POST` `v3/marketing/busifavor/product-coupons/send`: 向用户发放商品券
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorProductCouponsSend(Chain);
     impl std::ops::Deref for V3MarketingBusifavorProductCouponsSend { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7834,6 +8669,7 @@ mod tree {
     /// `v3/marketing/busifavor/stocks`
     ///
     /// - `POST` `v3/marketing/busifavor/stocks`: 创建商家券API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorStocks(Chain);
     impl std::ops::Deref for V3MarketingBusifavorStocks { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7846,6 +8682,7 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/busifavor/stocks/{stock_id}`: 查询商家券详情API
     /// - `PATCH` `v3/marketing/busifavor/stocks/{stock_id}`: 修改商家券基本信息API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorStocksStockId(Chain);
     impl std::ops::Deref for V3MarketingBusifavorStocksStockId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7859,6 +8696,7 @@ mod tree {
     /// `v3/marketing/busifavor/stocks/{stock_id}/budget`
     ///
     /// - `PATCH` `v3/marketing/busifavor/stocks/{stock_id}/budget`: 修改批次预算API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorStocksStockIdBudget(Chain);
     impl std::ops::Deref for V3MarketingBusifavorStocksStockIdBudget { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7867,6 +8705,7 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/busifavor/stocks/{stock_id}/couponcodes`: 查询预存code列表
     /// - `POST` `v3/marketing/busifavor/stocks/{stock_id}/couponcodes`: 上传预存code API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorStocksStockIdCouponcodes(Chain);
     impl std::ops::Deref for V3MarketingBusifavorStocksStockIdCouponcodes { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7879,11 +8718,13 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/busifavor/stocks/{stock_id}/couponcodes/{coupon_code}`: 查询预存code详情
     /// - `DELETE` `v3/marketing/busifavor/stocks/{stock_id}/couponcodes/{coupon_code}`: 删除预存code
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorStocksStockIdCouponcodesCouponCode(Chain);
     impl std::ops::Deref for V3MarketingBusifavorStocksStockIdCouponcodesCouponCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/busifavor/subsidy`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorSubsidy(Chain);
     impl std::ops::Deref for V3MarketingBusifavorSubsidy { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7898,6 +8739,7 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/busifavor/subsidy/pay-receipts`: 查询营销补差付款单列表API
     /// - `POST` `v3/marketing/busifavor/subsidy/pay-receipts`: 营销补差付款API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorSubsidyPayReceipts(Chain);
     impl std::ops::Deref for V3MarketingBusifavorSubsidyPayReceipts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7909,6 +8751,7 @@ mod tree {
     /// `v3/marketing/busifavor/subsidy/pay-receipts/{subsidy_receipt_id}`
     ///
     /// - `GET` `v3/marketing/busifavor/subsidy/pay-receipts/{subsidy_receipt_id}`: 查询营销补差付款单详情API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorSubsidyPayReceiptsSubsidyReceiptId(Chain);
     impl std::ops::Deref for V3MarketingBusifavorSubsidyPayReceiptsSubsidyReceiptId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7916,6 +8759,7 @@ mod tree {
     /// `v3/marketing/busifavor/subsidy/return-receipts`
     ///
     /// - `POST` `v3/marketing/busifavor/subsidy/return-receipts`: 营销补差回退API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorSubsidyReturnReceipts(Chain);
     impl std::ops::Deref for V3MarketingBusifavorSubsidyReturnReceipts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7927,11 +8771,13 @@ mod tree {
     /// `v3/marketing/busifavor/subsidy/return-receipts/{subsidy_return_receipt_id}`
     ///
     /// - `GET` `v3/marketing/busifavor/subsidy/return-receipts/{subsidy_return_receipt_id}`: 查询商家券营销补差回退单详情
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorSubsidyReturnReceiptsSubsidyReturnReceiptId(Chain);
     impl std::ops::Deref for V3MarketingBusifavorSubsidyReturnReceiptsSubsidyReturnReceiptId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/busifavor/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorUsers(Chain);
     impl std::ops::Deref for V3MarketingBusifavorUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7941,6 +8787,7 @@ mod tree {
     }
 
     /// `v3/marketing/busifavor/users/{openid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorUsersOpenid(Chain);
     impl std::ops::Deref for V3MarketingBusifavorUsersOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7952,6 +8799,7 @@ mod tree {
     /// `v3/marketing/busifavor/users/{openid}/coupons`
     ///
     /// - `GET` `v3/marketing/busifavor/users/{openid}/coupons`: 根据过滤条件查询用户券API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorUsersOpenidCoupons(Chain);
     impl std::ops::Deref for V3MarketingBusifavorUsersOpenidCoupons { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7961,6 +8809,7 @@ mod tree {
     }
 
     /// `v3/marketing/busifavor/users/{openid}/coupons/{coupon_code}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorUsersOpenidCouponsCouponCode(Chain);
     impl std::ops::Deref for V3MarketingBusifavorUsersOpenidCouponsCouponCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7970,6 +8819,7 @@ mod tree {
     }
 
     /// `v3/marketing/busifavor/users/{openid}/coupons/{coupon_code}/appids`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorUsersOpenidCouponsCouponCodeAppids(Chain);
     impl std::ops::Deref for V3MarketingBusifavorUsersOpenidCouponsCouponCodeAppids { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -7981,11 +8831,13 @@ mod tree {
     /// `v3/marketing/busifavor/users/{openid}/coupons/{coupon_code}/appids/{appid}`
     ///
     /// - `GET` `v3/marketing/busifavor/users/{openid}/coupons/{coupon_code}/appids/{appid}`: 查询用户单张券详情API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingBusifavorUsersOpenidCouponsCouponCodeAppidsAppid(Chain);
     impl std::ops::Deref for V3MarketingBusifavorUsersOpenidCouponsCouponCodeAppidsAppid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/favor`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavor(Chain);
     impl std::ops::Deref for V3MarketingFavor { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8006,6 +8858,7 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/favor/callbacks`: 获取已设置的消息通知地址API
     /// - `POST` `v3/marketing/favor/callbacks`: 设置消息通知地址API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorCallbacks(Chain);
     impl std::ops::Deref for V3MarketingFavorCallbacks { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8013,11 +8866,13 @@ mod tree {
     /// `v3/marketing/favor/coupon-stocks`
     ///
     /// - `POST` `v3/marketing/favor/coupon-stocks`: 创建代金券批次API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorCouponStocks(Chain);
     impl std::ops::Deref for V3MarketingFavorCouponStocks { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/favor/media`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorMedia(Chain);
     impl std::ops::Deref for V3MarketingFavorMedia { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8029,6 +8884,7 @@ mod tree {
     /// `v3/marketing/favor/media/image-upload`
     ///
     /// - `POST` `v3/marketing/favor/media/image-upload`: （营销）图片上传API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorMediaImageUpload(Chain);
     impl std::ops::Deref for V3MarketingFavorMediaImageUpload { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8036,6 +8892,7 @@ mod tree {
     /// `v3/marketing/favor/stocks`
     ///
     /// - `GET` `v3/marketing/favor/stocks`: 条件查询批次列表API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorStocks(Chain);
     impl std::ops::Deref for V3MarketingFavorStocks { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8047,6 +8904,7 @@ mod tree {
     /// `v3/marketing/favor/stocks/{stock_id}`
     ///
     /// - `GET` `v3/marketing/favor/stocks/{stock_id}`: 查询批次详情API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorStocksStockId(Chain);
     impl std::ops::Deref for V3MarketingFavorStocksStockId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8076,6 +8934,7 @@ mod tree {
     /// `v3/marketing/favor/stocks/{stock_id}/items`
     ///
     /// - `GET` `v3/marketing/favor/stocks/{stock_id}/items`: 查询代金券可用单品API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorStocksStockIdItems(Chain);
     impl std::ops::Deref for V3MarketingFavorStocksStockIdItems { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8083,6 +8942,7 @@ mod tree {
     /// `v3/marketing/favor/stocks/{stock_id}/merchants`
     ///
     /// - `GET` `v3/marketing/favor/stocks/{stock_id}/merchants`: 查询代金券可用商户API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorStocksStockIdMerchants(Chain);
     impl std::ops::Deref for V3MarketingFavorStocksStockIdMerchants { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8090,6 +8950,7 @@ mod tree {
     /// `v3/marketing/favor/stocks/{stock_id}/modify-goods-id`
     ///
     /// - `POST` `v3/marketing/favor/stocks/{stock_id}/modify-goods-id`: 修改可用单品编码
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorStocksStockIdModifyGoodsId(Chain);
     impl std::ops::Deref for V3MarketingFavorStocksStockIdModifyGoodsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8097,6 +8958,7 @@ mod tree {
     /// `v3/marketing/favor/stocks/{stock_id}/pause`
     ///
     /// - `POST` `v3/marketing/favor/stocks/{stock_id}/pause`: 暂停代金券批次API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorStocksStockIdPause(Chain);
     impl std::ops::Deref for V3MarketingFavorStocksStockIdPause { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8104,6 +8966,7 @@ mod tree {
     /// `v3/marketing/favor/stocks/{stock_id}/refund-flow`
     ///
     /// - `GET` `v3/marketing/favor/stocks/{stock_id}/refund-flow`: 下载批次退款明细API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorStocksStockIdRefundFlow(Chain);
     impl std::ops::Deref for V3MarketingFavorStocksStockIdRefundFlow { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8111,6 +8974,7 @@ mod tree {
     /// `v3/marketing/favor/stocks/{stock_id}/refund-flow-by-day`
     ///
     /// - `GET` `v3/marketing/favor/stocks/{stock_id}/refund-flow-by-day`: 获取批次退款明细下载链接
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorStocksStockIdRefundFlowByDay(Chain);
     impl std::ops::Deref for V3MarketingFavorStocksStockIdRefundFlowByDay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8118,6 +8982,7 @@ mod tree {
     /// `v3/marketing/favor/stocks/{stock_id}/restart`
     ///
     /// - `POST` `v3/marketing/favor/stocks/{stock_id}/restart`: 重启代金券批次API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorStocksStockIdRestart(Chain);
     impl std::ops::Deref for V3MarketingFavorStocksStockIdRestart { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8125,6 +8990,7 @@ mod tree {
     /// `v3/marketing/favor/stocks/{stock_id}/start`
     ///
     /// - `POST` `v3/marketing/favor/stocks/{stock_id}/start`: 激活代金券批次API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorStocksStockIdStart(Chain);
     impl std::ops::Deref for V3MarketingFavorStocksStockIdStart { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8132,6 +8998,7 @@ mod tree {
     /// `v3/marketing/favor/stocks/{stock_id}/use-flow`
     ///
     /// - `GET` `v3/marketing/favor/stocks/{stock_id}/use-flow`: 下载批次核销明细API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorStocksStockIdUseFlow(Chain);
     impl std::ops::Deref for V3MarketingFavorStocksStockIdUseFlow { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8139,11 +9006,13 @@ mod tree {
     /// `v3/marketing/favor/stocks/{stock_id}/use-flow-by-day`
     ///
     /// - `GET` `v3/marketing/favor/stocks/{stock_id}/use-flow-by-day`: 获取批次核销明细下载链接
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorStocksStockIdUseFlowByDay(Chain);
     impl std::ops::Deref for V3MarketingFavorStocksStockIdUseFlowByDay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/favor/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorUsers(Chain);
     impl std::ops::Deref for V3MarketingFavorUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8153,6 +9022,7 @@ mod tree {
     }
 
     /// `v3/marketing/favor/users/{openid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorUsersOpenid(Chain);
     impl std::ops::Deref for V3MarketingFavorUsersOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8165,6 +9035,7 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/favor/users/{openid}/coupons`: 根据商户号查用户的券
     /// - `POST` `v3/marketing/favor/users/{openid}/coupons`: 发放代金券API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorUsersOpenidCoupons(Chain);
     impl std::ops::Deref for V3MarketingFavorUsersOpenidCoupons { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8176,11 +9047,13 @@ mod tree {
     /// `v3/marketing/favor/users/{openid}/coupons/{coupon_id}`
     ///
     /// - `GET` `v3/marketing/favor/users/{openid}/coupons/{coupon_id}`: 查询代金券详情API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingFavorUsersOpenidCouponsCouponId(Chain);
     impl std::ops::Deref for V3MarketingFavorUsersOpenidCouponsCouponId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/goods-subsidy-activity`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivity(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivity { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8198,11 +9071,13 @@ mod tree {
     /// `v3/marketing/goods-subsidy-activity/activities`
     ///
     /// - `GET` `v3/marketing/goods-subsidy-activity/activities`: 按区域查询品牌加价购活动
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivityActivities(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivityActivities { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/goods-subsidy-activity/activity`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivityActivity(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivityActivity { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8212,6 +9087,7 @@ mod tree {
     }
 
     /// `v3/marketing/goods-subsidy-activity/activity/{activity_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivityActivityActivityId(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivityActivityActivityId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8223,11 +9099,13 @@ mod tree {
     /// `v3/marketing/goods-subsidy-activity/activity/{activity_id}/apply`
     ///
     /// - `POST` `v3/marketing/goods-subsidy-activity/activity/{activity_id}/apply`: 门店报名品牌加价购活动
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivityActivityActivityIdApply(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivityActivityActivityIdApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/goods-subsidy-activity/qualification`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivityQualification(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivityQualification { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8241,6 +9119,7 @@ mod tree {
     /// `v3/marketing/goods-subsidy-activity/qualification/lock`
     ///
     /// - `POST` `v3/marketing/goods-subsidy-activity/qualification/lock`: 锁定品牌加价购活动资格
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivityQualificationLock(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivityQualificationLock { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8248,11 +9127,13 @@ mod tree {
     /// `v3/marketing/goods-subsidy-activity/qualification/unlock`
     ///
     /// - `POST` `v3/marketing/goods-subsidy-activity/qualification/unlock`: 解锁品牌加价购活动资格
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivityQualificationUnlock(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivityQualificationUnlock { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/goods-subsidy-activity/retail-store-act`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivityRetailStoreAct(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivityRetailStoreAct { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8264,6 +9145,7 @@ mod tree {
     }
 
     /// `v3/marketing/goods-subsidy-activity/retail-store-act/{activity_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivityRetailStoreActActivityId(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivityRetailStoreActActivityId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8278,6 +9160,7 @@ mod tree {
     ///
     /// - `PUT` `v3/marketing/goods-subsidy-activity/retail-store-act/{activity_id}/representative`: 添加零售小店活动业务代理
     /// - `DELETE` `v3/marketing/goods-subsidy-activity/retail-store-act/{activity_id}/representative`: 删除零售小店活动业务代理
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivityRetailStoreActActivityIdRepresentative(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivityRetailStoreActActivityIdRepresentative { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8285,11 +9168,13 @@ mod tree {
     /// `v3/marketing/goods-subsidy-activity/retail-store-act/{activity_id}/representatives`
     ///
     /// - `GET` `v3/marketing/goods-subsidy-activity/retail-store-act/{activity_id}/representatives`: 查询零售小店活动业务代理
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivityRetailStoreActActivityIdRepresentatives(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivityRetailStoreActActivityIdRepresentatives { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/goods-subsidy-activity/retail-store-act/{brand_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivityRetailStoreActBrandId(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivityRetailStoreActBrandId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8303,6 +9188,7 @@ mod tree {
     /// `v3/marketing/goods-subsidy-activity/retail-store-act/{brand_id}/materials`
     ///
     /// - `POST` `v3/marketing/goods-subsidy-activity/retail-store-act/{brand_id}/materials`: 生成小店活动物料码
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivityRetailStoreActBrandIdMaterials(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivityRetailStoreActBrandIdMaterials { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8312,6 +9198,7 @@ mod tree {
     /// - `GET` `v3/marketing/goods-subsidy-activity/retail-store-act/{brand_id}/stores`: 查询小店活动门店列表
     /// - `POST` `v3/marketing/goods-subsidy-activity/retail-store-act/{brand_id}/stores`: 添加小店活动门店
     /// - `DELETE` `v3/marketing/goods-subsidy-activity/retail-store-act/{brand_id}/stores`: 删除小店活动门店
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivityRetailStoreActBrandIdStores(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivityRetailStoreActBrandIdStores { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8323,11 +9210,13 @@ mod tree {
     /// `v3/marketing/goods-subsidy-activity/retail-store-act/{brand_id}/stores/{store_code}`
     ///
     /// - `GET` `v3/marketing/goods-subsidy-activity/retail-store-act/{brand_id}/stores/{store_code}`: 查询小店活动门店详情
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingGoodsSubsidyActivityRetailStoreActBrandIdStoresStoreCode(Chain);
     impl std::ops::Deref for V3MarketingGoodsSubsidyActivityRetailStoreActBrandIdStoresStoreCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/membercard-activity`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardActivity(Chain);
     impl std::ops::Deref for V3MarketingMembercardActivity { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8340,6 +9229,7 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/membercard-activity/activities`: 查询活动列表API
     /// - `POST` `v3/marketing/membercard-activity/activities`: 创建活动API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardActivityActivities(Chain);
     impl std::ops::Deref for V3MarketingMembercardActivityActivities { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8351,6 +9241,7 @@ mod tree {
     /// `v3/marketing/membercard-activity/activities/{activity_id}`
     ///
     /// - `GET` `v3/marketing/membercard-activity/activities/{activity_id}`: 查询活动详情API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardActivityActivitiesActivityId(Chain);
     impl std::ops::Deref for V3MarketingMembercardActivityActivitiesActivityId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8362,11 +9253,13 @@ mod tree {
     /// `v3/marketing/membercard-activity/activities/{activity_id}/terminate`
     ///
     /// - `POST` `v3/marketing/membercard-activity/activities/{activity_id}/terminate`: 终止活动API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardActivityActivitiesActivityIdTerminate(Chain);
     impl std::ops::Deref for V3MarketingMembercardActivityActivitiesActivityIdTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/membercard-open`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpen(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpen { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8384,6 +9277,7 @@ mod tree {
     }
 
     /// `v3/marketing/membercard-open/activate-informations`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenActivateInformations(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenActivateInformations { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8395,6 +9289,7 @@ mod tree {
     /// `v3/marketing/membercard-open/activate-informations/{activate_ticket}`
     ///
     /// - `GET` `v3/marketing/membercard-open/activate-informations/{activate_ticket}`: 获取用户信息（跳转型激活）API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenActivateInformationsActivateTicket(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenActivateInformationsActivateTicket { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8403,6 +9298,7 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/membercard-open/callback`: 查询回调地址API
     /// - `PATCH` `v3/marketing/membercard-open/callback`: 设置回调地址API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCallback(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCallback { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8411,6 +9307,7 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/membercard-open/cards`: 查询会员卡模板列表API
     /// - `POST` `v3/marketing/membercard-open/cards`: 创建会员卡模板API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCards(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCards { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8424,6 +9321,7 @@ mod tree {
     /// - `GET` `v3/marketing/membercard-open/cards/{card_id}`: 查询会员卡模板信息API
     /// - `PATCH` `v3/marketing/membercard-open/cards/{card_id}`: 修改会员卡模板信息API
     /// - `DELETE` `v3/marketing/membercard-open/cards/{card_id}`: 删除会员卡模板API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardId(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8449,6 +9347,7 @@ mod tree {
     }
 
     /// `v3/marketing/membercard-open/cards/{card_id}/codes`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdCodes(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdCodes { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8462,6 +9361,7 @@ mod tree {
     /// `v3/marketing/membercard-open/cards/{card_id}/codes/deposit`
     ///
     /// - `POST` `v3/marketing/membercard-open/cards/{card_id}/codes/deposit`: 导入会员Code API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdCodesDeposit(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdCodesDeposit { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8470,6 +9370,7 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/membercard-open/cards/{card_id}/codes/{code}`: 查询用户会员卡信息API
     /// - `PATCH` `v3/marketing/membercard-open/cards/{card_id}/codes/{code}`: 修改用户会员卡信息API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdCodesCode(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdCodesCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8489,11 +9390,13 @@ mod tree {
     /// `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/activate`
     ///
     /// - `POST` `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/activate`: 激活会员卡（跳转型激活）API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdCodesCodeActivate(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdCodesCodeActivate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/bonus`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdCodesCodeBonus(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdCodesCodeBonus { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8507,6 +9410,7 @@ mod tree {
     /// `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/bonus/commit`
     ///
     /// - `POST` `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/bonus/commit`: 设置支付后展示的积分到账API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdCodesCodeBonusCommit(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdCodesCodeBonusCommit { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8514,6 +9418,7 @@ mod tree {
     /// `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/bonus/prepare`
     ///
     /// - `POST` `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/bonus/prepare`: 支付结果页展示会员积分API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdCodesCodeBonusPrepare(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdCodesCodeBonusPrepare { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8521,6 +9426,7 @@ mod tree {
     /// `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/rights`
     ///
     /// - `PATCH` `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/rights`: 设置会员权益API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdCodesCodeRights(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdCodesCodeRights { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8528,6 +9434,7 @@ mod tree {
     /// `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/set-service-module-data`
     ///
     /// - `POST` `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/set-service-module-data`: 设置会员服务项用户信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdCodesCodeSetServiceModuleData(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdCodesCodeSetServiceModuleData { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8535,6 +9442,7 @@ mod tree {
     /// `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/unavailable`
     ///
     /// - `POST` `v3/marketing/membercard-open/cards/{card_id}/codes/{code}/unavailable`: 作废用户会员卡API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdCodesCodeUnavailable(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdCodesCodeUnavailable { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8542,6 +9450,7 @@ mod tree {
     /// `v3/marketing/membercard-open/cards/{card_id}/decrypt-code`
     ///
     /// - `GET` `v3/marketing/membercard-open/cards/{card_id}/decrypt-code`: 加密code解码（跳转型激活）API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdDecryptCode(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdDecryptCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8549,11 +9458,13 @@ mod tree {
     /// `v3/marketing/membercard-open/cards/{card_id}/permission-tokens`
     ///
     /// - `POST` `v3/marketing/membercard-open/cards/{card_id}/permission-tokens`: 商户预授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdPermissionTokens(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdPermissionTokens { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/membercard-open/cards/{card_id}/phone-membercard`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdPhoneMembercard(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdPhoneMembercard { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8565,6 +9476,7 @@ mod tree {
     /// `v3/marketing/membercard-open/cards/{card_id}/phone-membercard/import`
     ///
     /// - `POST` `v3/marketing/membercard-open/cards/{card_id}/phone-membercard/import`: 根据手机号导入用户会员卡API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdPhoneMembercardImport(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdPhoneMembercardImport { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8572,6 +9484,7 @@ mod tree {
     /// `v3/marketing/membercard-open/cards/{card_id}/qrcode`
     ///
     /// - `POST` `v3/marketing/membercard-open/cards/{card_id}/qrcode`: 创建会员卡二维码API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdQrcode(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdQrcode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8579,6 +9492,7 @@ mod tree {
     /// `v3/marketing/membercard-open/cards/{card_id}/rights`
     ///
     /// - `PATCH` `v3/marketing/membercard-open/cards/{card_id}/rights`: 设置会员卡模板权益项API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdRights(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdRights { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8586,6 +9500,7 @@ mod tree {
     /// `v3/marketing/membercard-open/cards/{card_id}/service-modules`
     ///
     /// - `POST` `v3/marketing/membercard-open/cards/{card_id}/service-modules`: 添加会员卡服务项
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdServiceModules(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdServiceModules { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8598,6 +9513,7 @@ mod tree {
     ///
     /// - `PATCH` `v3/marketing/membercard-open/cards/{card_id}/service-modules/{service_module_id}`: 修改会员卡服务项
     /// - `DELETE` `v3/marketing/membercard-open/cards/{card_id}/service-modules/{service_module_id}`: 移除会员卡服务项
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdServiceModulesServiceModuleId(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdServiceModulesServiceModuleId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8605,11 +9521,13 @@ mod tree {
     /// `v3/marketing/membercard-open/cards/{card_id}/upgrade`
     ///
     /// - `POST` `v3/marketing/membercard-open/cards/{card_id}/upgrade`: 老会员卡模板升级API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdUpgrade(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdUpgrade { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/membercard-open/cards/{card_id}/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdUsers(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8621,11 +9539,13 @@ mod tree {
     /// `v3/marketing/membercard-open/cards/{card_id}/users/import`
     ///
     /// - `POST` `v3/marketing/membercard-open/cards/{card_id}/users/import`: 根据openid导入用户会员卡API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenCardsCardIdUsersImport(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenCardsCardIdUsersImport { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/membercard-open/phonenumber-member`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenPhonenumberMember(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenPhonenumberMember { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8639,6 +9559,7 @@ mod tree {
     /// `v3/marketing/membercard-open/phonenumber-member/import`
     ///
     /// - `POST` `v3/marketing/membercard-open/phonenumber-member/import`: 导入加密手机号提醒会员领卡API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenPhonenumberMemberImport(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenPhonenumberMemberImport { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8646,11 +9567,13 @@ mod tree {
     /// `v3/marketing/membercard-open/phonenumber-member/search`
     ///
     /// - `GET` `v3/marketing/membercard-open/phonenumber-member/search`: 通过加密手机号查询会员领卡状态API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenPhonenumberMemberSearch(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenPhonenumberMemberSearch { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/membercard-open/user`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenUser(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenUser { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8662,11 +9585,13 @@ mod tree {
     /// `v3/marketing/membercard-open/user/cards`
     ///
     /// - `GET` `v3/marketing/membercard-open/user/cards`: 查询用户在品牌下所有会员卡API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingMembercardOpenUserCards(Chain);
     impl std::ops::Deref for V3MarketingMembercardOpenUserCards { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartner(Chain);
     impl std::ops::Deref for V3MarketingPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8678,6 +9603,7 @@ mod tree {
     }
 
     /// `v3/marketing/partner/delivery-plan`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerDeliveryPlan(Chain);
     impl std::ops::Deref for V3MarketingPartnerDeliveryPlan { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8691,6 +9617,7 @@ mod tree {
     /// `v3/marketing/partner/delivery-plan/delivery-plans`
     ///
     /// - `POST` `v3/marketing/partner/delivery-plan/delivery-plans`: 创建投放计划
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerDeliveryPlanDeliveryPlans(Chain);
     impl std::ops::Deref for V3MarketingPartnerDeliveryPlanDeliveryPlans { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8702,6 +9629,7 @@ mod tree {
     }
 
     /// `v3/marketing/partner/delivery-plan/delivery-plans/{brand_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerDeliveryPlanDeliveryPlansBrandId(Chain);
     impl std::ops::Deref for V3MarketingPartnerDeliveryPlanDeliveryPlansBrandId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8713,6 +9641,7 @@ mod tree {
     /// `v3/marketing/partner/delivery-plan/delivery-plans/{brand_id}/delivery-plans`
     ///
     /// - `GET` `v3/marketing/partner/delivery-plan/delivery-plans/{brand_id}/delivery-plans`: 分页查询投放计划列表
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerDeliveryPlanDeliveryPlansBrandIdDeliveryPlans(Chain);
     impl std::ops::Deref for V3MarketingPartnerDeliveryPlanDeliveryPlansBrandIdDeliveryPlans { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8720,6 +9649,7 @@ mod tree {
     /// `v3/marketing/partner/delivery-plan/delivery-plans/{plan_id}`
     ///
     /// - `PATCH` `v3/marketing/partner/delivery-plan/delivery-plans/{plan_id}`: 更新投放计划
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerDeliveryPlanDeliveryPlansPlanId(Chain);
     impl std::ops::Deref for V3MarketingPartnerDeliveryPlanDeliveryPlansPlanId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8731,11 +9661,13 @@ mod tree {
     /// `v3/marketing/partner/delivery-plan/delivery-plans/{plan_id}/terminate`
     ///
     /// - `POST` `v3/marketing/partner/delivery-plan/delivery-plans/{plan_id}/terminate`: 终止投放计划
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerDeliveryPlanDeliveryPlansPlanIdTerminate(Chain);
     impl std::ops::Deref for V3MarketingPartnerDeliveryPlanDeliveryPlansPlanIdTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/partner/delivery-plan/{sp_mchid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerDeliveryPlanSpMchid(Chain);
     impl std::ops::Deref for V3MarketingPartnerDeliveryPlanSpMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8747,11 +9679,13 @@ mod tree {
     /// `v3/marketing/partner/delivery-plan/{sp_mchid}/notify-url`
     ///
     /// - `POST` `v3/marketing/partner/delivery-plan/{sp_mchid}/notify-url`: 设置投放计划回调地址
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerDeliveryPlanSpMchidNotifyUrl(Chain);
     impl std::ops::Deref for V3MarketingPartnerDeliveryPlanSpMchidNotifyUrl { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/partner/product-coupon`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCoupon(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCoupon { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8771,6 +9705,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/image-generation-tasks`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/image-generation-tasks`: 提交图片生成任务
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponImageGenerationTasks(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponImageGenerationTasks { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8782,11 +9717,13 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/image-generation-tasks/{task_id}`
     ///
     /// - `GET` `v3/marketing/partner/product-coupon/image-generation-tasks/{task_id}`: 查询图片生成任务执行结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponImageGenerationTasksTaskId(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponImageGenerationTasksTaskId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/partner/product-coupon/media`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponMedia(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponMedia { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8798,6 +9735,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/media/upload-image`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/media/upload-image`: 图片上传
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponMediaUploadImage(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponMediaUploadImage { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8806,6 +9744,7 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/partner/product-coupon/notify-configs`: 获取商品券事件通知地址
     /// - `POST` `v3/marketing/partner/product-coupon/notify-configs`: 设置商品券事件通知地址
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponNotifyConfigs(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponNotifyConfigs { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8813,6 +9752,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/product-coupons`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/product-coupons`: 创建商品券
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCoupons(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCoupons { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8825,6 +9765,7 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}`: 查询商品券
     /// - `PATCH` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}`: 修改商品券
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCouponsProductCouponId(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCouponsProductCouponId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8840,6 +9781,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/deactivate`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/deactivate`: 失效商品券
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCouponsProductCouponIdDeactivate(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCouponsProductCouponIdDeactivate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8847,6 +9789,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stock-bundles`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stock-bundles`: 添加商品券批次组
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCouponsProductCouponIdStockBundles(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCouponsProductCouponIdStockBundles { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8858,6 +9801,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stock-bundles/{stock_bundle_id}`
     ///
     /// - `PATCH` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stock-bundles/{stock_bundle_id}`: 修改商品券批次组
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCouponsProductCouponIdStockBundlesStockBundleId(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCouponsProductCouponIdStockBundlesStockBundleId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8873,6 +9817,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stock-bundles/{stock_bundle_id}/associate-stores`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stock-bundles/{stock_bundle_id}/associate-stores`: 批次组批量关联门店
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCouponsProductCouponIdStockBundlesStockBundleIdAssociateStores(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCouponsProductCouponIdStockBundlesStockBundleIdAssociateStores { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8880,6 +9825,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stock-bundles/{stock_bundle_id}/disassociate-stores`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stock-bundles/{stock_bundle_id}/disassociate-stores`: 批次组批量取消关联门店
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCouponsProductCouponIdStockBundlesStockBundleIdDisassociateStores(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCouponsProductCouponIdStockBundlesStockBundleIdDisassociateStores { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8887,6 +9833,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stock-bundles/{stock_bundle_id}/update-budget`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stock-bundles/{stock_bundle_id}/update-budget`: 修改商品券批次组发放预算
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCouponsProductCouponIdStockBundlesStockBundleIdUpdateBudget(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCouponsProductCouponIdStockBundlesStockBundleIdUpdateBudget { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8895,6 +9842,7 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks`: 查询商品券批次列表
     /// - `POST` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks`: 添加商品券批次
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocks(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocks { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8907,6 +9855,7 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}`: 查询商品券指定批次
     /// - `PATCH` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}`: 修改商品券指定批次
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocksStockId(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocksStockId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8928,6 +9877,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/associate-stores`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/associate-stores`: 批次关联门店
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocksStockIdAssociateStores(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocksStockIdAssociateStores { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8935,6 +9885,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/associated-stores`
     ///
     /// - `GET` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/associated-stores`: 查询批次关联门店列表
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocksStockIdAssociatedStores(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocksStockIdAssociatedStores { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8942,6 +9893,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/deactivate`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/deactivate`: 失效商品券批次
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocksStockIdDeactivate(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocksStockIdDeactivate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8949,6 +9901,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/disassociate-stores`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/disassociate-stores`: 批次取消关联门店
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocksStockIdDisassociateStores(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocksStockIdDisassociateStores { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8956,6 +9909,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/update-budget`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/update-budget`: 修改商品券批次发放预算
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocksStockIdUpdateBudget(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocksStockIdUpdateBudget { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8963,11 +9917,13 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/upload-coupon-codes`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks/{stock_id}/upload-coupon-codes`: 预上传券Code
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocksStockIdUploadCouponCodes(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponProductCouponsProductCouponIdStocksStockIdUploadCouponCodes { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/partner/product-coupon/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponUsers(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8977,6 +9933,7 @@ mod tree {
     }
 
     /// `v3/marketing/partner/product-coupon/users/{openid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponUsersOpenid(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponUsersOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -8994,6 +9951,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/users/{openid}/coupon-bundles`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/users/{openid}/coupon-bundles`: 向用户发放商品券批次组
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponUsersOpenidCouponBundles(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponUsersOpenidCouponBundles { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9003,6 +9961,7 @@ mod tree {
     }
 
     /// `v3/marketing/partner/product-coupon/users/{openid}/coupon-bundles/{user_coupon_bundle_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponUsersOpenidCouponBundlesUserCouponBundleId(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponUsersOpenidCouponBundlesUserCouponBundleId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9014,6 +9973,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/users/{openid}/coupon-bundles/{user_coupon_bundle_id}/deactivate`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/users/{openid}/coupon-bundles/{user_coupon_bundle_id}/deactivate`: 失效用户商品券组
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponUsersOpenidCouponBundlesUserCouponBundleIdDeactivate(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponUsersOpenidCouponBundlesUserCouponBundleIdDeactivate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9022,6 +9982,7 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/partner/product-coupon/users/{openid}/coupons`: 指定券状态查询用户商品券列表
     /// - `POST` `v3/marketing/partner/product-coupon/users/{openid}/coupons`: 向用户发放商品券
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponUsersOpenidCoupons(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponUsersOpenidCoupons { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9033,6 +9994,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}`
     ///
     /// - `GET` `v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}`: 查询用户商品券详情
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponUsersOpenidCouponsCouponCode(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponUsersOpenidCouponsCouponCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9050,6 +10012,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}/confirm`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}/confirm`: 确认发放用户商品券
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponUsersOpenidCouponsCouponCodeConfirm(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponUsersOpenidCouponsCouponCodeConfirm { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9057,6 +10020,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}/deactivate`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}/deactivate`: 失效用户商品券
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponUsersOpenidCouponsCouponCodeDeactivate(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponUsersOpenidCouponsCouponCodeDeactivate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9064,6 +10028,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}/return`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}/return`: 退券
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponUsersOpenidCouponsCouponCodeReturn(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponUsersOpenidCouponsCouponCodeReturn { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9071,6 +10036,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}/use`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}/use`: 核销用户商品券
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponUsersOpenidCouponsCouponCodeUse(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponUsersOpenidCouponsCouponCodeUse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9078,6 +10044,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/users/{openid}/pre-send-coupon`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/users/{openid}/pre-send-coupon`: 向用户预发放商品券
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponUsersOpenidPreSendCoupon(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponUsersOpenidPreSendCoupon { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9085,6 +10052,7 @@ mod tree {
     /// `v3/marketing/partner/product-coupon/users/{openid}/pre-send-coupon-bundle`
     ///
     /// - `POST` `v3/marketing/partner/product-coupon/users/{openid}/pre-send-coupon-bundle`: 向用户预发放商品券批次组
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerProductCouponUsersOpenidPreSendCouponBundle(Chain);
     impl std::ops::Deref for V3MarketingPartnerProductCouponUsersOpenidPreSendCouponBundle { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9092,6 +10060,7 @@ mod tree {
     /// `v3/marketing/partnerships`
     ///
     /// - `GET` `v3/marketing/partnerships`: 查询合作关系列表API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnerships(Chain);
     impl std::ops::Deref for V3MarketingPartnerships { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9105,6 +10074,7 @@ mod tree {
     /// `v3/marketing/partnerships/build`
     ///
     /// - `POST` `v3/marketing/partnerships/build`: 建立合作关系API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnershipsBuild(Chain);
     impl std::ops::Deref for V3MarketingPartnershipsBuild { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9112,11 +10082,13 @@ mod tree {
     /// `v3/marketing/partnerships/terminate`
     ///
     /// - `POST` `v3/marketing/partnerships/terminate`: 终止合作关系API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPartnershipsTerminate(Chain);
     impl std::ops::Deref for V3MarketingPartnershipsTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/paygiftactivity`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPaygiftactivity(Chain);
     impl std::ops::Deref for V3MarketingPaygiftactivity { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9130,6 +10102,7 @@ mod tree {
     /// `v3/marketing/paygiftactivity/activities`
     ///
     /// - `GET` `v3/marketing/paygiftactivity/activities`: 获取支付有礼活动列表API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPaygiftactivityActivities(Chain);
     impl std::ops::Deref for V3MarketingPaygiftactivityActivities { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9141,6 +10114,7 @@ mod tree {
     /// `v3/marketing/paygiftactivity/activities/{activity_id}`
     ///
     /// - `GET` `v3/marketing/paygiftactivity/activities/{activity_id}`: 查询活动详情接口API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPaygiftactivityActivitiesActivityId(Chain);
     impl std::ops::Deref for V3MarketingPaygiftactivityActivitiesActivityId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9156,6 +10130,7 @@ mod tree {
     /// `v3/marketing/paygiftactivity/activities/{activity_id}/goods`
     ///
     /// - `GET` `v3/marketing/paygiftactivity/activities/{activity_id}/goods`: 查询活动指定商品列表API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPaygiftactivityActivitiesActivityIdGoods(Chain);
     impl std::ops::Deref for V3MarketingPaygiftactivityActivitiesActivityIdGoods { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9163,6 +10138,7 @@ mod tree {
     /// `v3/marketing/paygiftactivity/activities/{activity_id}/merchants`
     ///
     /// - `GET` `v3/marketing/paygiftactivity/activities/{activity_id}/merchants`: 查询活动发券商户号API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPaygiftactivityActivitiesActivityIdMerchants(Chain);
     impl std::ops::Deref for V3MarketingPaygiftactivityActivitiesActivityIdMerchants { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9176,6 +10152,7 @@ mod tree {
     /// `v3/marketing/paygiftactivity/activities/{activity_id}/merchants/add`
     ///
     /// - `POST` `v3/marketing/paygiftactivity/activities/{activity_id}/merchants/add`: 新增活动发券商户号API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPaygiftactivityActivitiesActivityIdMerchantsAdd(Chain);
     impl std::ops::Deref for V3MarketingPaygiftactivityActivitiesActivityIdMerchantsAdd { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9183,6 +10160,7 @@ mod tree {
     /// `v3/marketing/paygiftactivity/activities/{activity_id}/merchants/delete`
     ///
     /// - `POST` `v3/marketing/paygiftactivity/activities/{activity_id}/merchants/delete`: 删除活动发券商户号API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPaygiftactivityActivitiesActivityIdMerchantsDelete(Chain);
     impl std::ops::Deref for V3MarketingPaygiftactivityActivitiesActivityIdMerchantsDelete { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9190,6 +10168,7 @@ mod tree {
     /// `v3/marketing/paygiftactivity/activities/{activity_id}/terminate`
     ///
     /// - `POST` `v3/marketing/paygiftactivity/activities/{activity_id}/terminate`: 终止活动API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPaygiftactivityActivitiesActivityIdTerminate(Chain);
     impl std::ops::Deref for V3MarketingPaygiftactivityActivitiesActivityIdTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9197,11 +10176,13 @@ mod tree {
     /// `v3/marketing/paygiftactivity/unique-threshold-activity`
     ///
     /// - `POST` `v3/marketing/paygiftactivity/unique-threshold-activity`: 创建全场满额送活动API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingPaygiftactivityUniqueThresholdActivity(Chain);
     impl std::ops::Deref for V3MarketingPaygiftactivityUniqueThresholdActivity { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/shopping-receipt`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingShoppingReceipt(Chain);
     impl std::ops::Deref for V3MarketingShoppingReceipt { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9217,6 +10198,7 @@ mod tree {
     /// `v3/marketing/shopping-receipt/customentrances`
     ///
     /// - `POST` `v3/marketing/shopping-receipt/customentrances`: 创建自定义入口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingShoppingReceiptCustomentrances(Chain);
     impl std::ops::Deref for V3MarketingShoppingReceiptCustomentrances { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9229,6 +10211,7 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/shopping-receipt/customentrances/{brand_id}`: 查询自定义入口
     /// - `PATCH` `v3/marketing/shopping-receipt/customentrances/{brand_id}`: 更新自定义入口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingShoppingReceiptCustomentrancesBrandId(Chain);
     impl std::ops::Deref for V3MarketingShoppingReceiptCustomentrancesBrandId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9236,6 +10219,7 @@ mod tree {
     /// `v3/marketing/shopping-receipt/merchantshoppingreceiptjumpinfos`
     ///
     /// - `POST` `v3/marketing/shopping-receipt/merchantshoppingreceiptjumpinfos`: 上传商家电子小票跳转信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingShoppingReceiptMerchantshoppingreceiptjumpinfos(Chain);
     impl std::ops::Deref for V3MarketingShoppingReceiptMerchantshoppingreceiptjumpinfos { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9243,11 +10227,13 @@ mod tree {
     /// `v3/marketing/shopping-receipt/shoppingreceipts`
     ///
     /// - `POST` `v3/marketing/shopping-receipt/shoppingreceipts`: 上传电子小票
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingShoppingReceiptShoppingreceipts(Chain);
     impl std::ops::Deref for V3MarketingShoppingReceiptShoppingreceipts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/weekly-discount`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingWeeklyDiscount(Chain);
     impl std::ops::Deref for V3MarketingWeeklyDiscount { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9259,6 +10245,7 @@ mod tree {
     /// `v3/marketing/weekly-discount/activities`
     ///
     /// - `GET` `v3/marketing/weekly-discount/activities`: 查询周周惠活动列表API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingWeeklyDiscountActivities(Chain);
     impl std::ops::Deref for V3MarketingWeeklyDiscountActivities { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9270,6 +10257,7 @@ mod tree {
     /// `v3/marketing/weekly-discount/activities/{activity_id}`
     ///
     /// - `GET` `v3/marketing/weekly-discount/activities/{activity_id}`: 查询周周惠活动详情API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingWeeklyDiscountActivitiesActivityId(Chain);
     impl std::ops::Deref for V3MarketingWeeklyDiscountActivitiesActivityId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9281,11 +10269,13 @@ mod tree {
     /// `v3/marketing/weekly-discount/activities/{activity_id}/apply`
     ///
     /// - `POST` `v3/marketing/weekly-discount/activities/{activity_id}/apply`: 报名周周惠活动API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingWeeklyDiscountActivitiesActivityIdApply(Chain);
     impl std::ops::Deref for V3MarketingWeeklyDiscountActivitiesActivityIdApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/marketing/withdraw-favor`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingWithdrawFavor(Chain);
     impl std::ops::Deref for V3MarketingWithdrawFavor { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9295,6 +10285,7 @@ mod tree {
     }
 
     /// `v3/marketing/withdraw-favor/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingWithdrawFavorUsers(Chain);
     impl std::ops::Deref for V3MarketingWithdrawFavorUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9304,6 +10295,7 @@ mod tree {
     }
 
     /// `v3/marketing/withdraw-favor/users/{openid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingWithdrawFavorUsersOpenid(Chain);
     impl std::ops::Deref for V3MarketingWithdrawFavorUsersOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9316,11 +10308,13 @@ mod tree {
     ///
     /// - `GET` `v3/marketing/withdraw-favor/users/{openid}/coupons`: 查询批次下用户银行提现免费券列表API
     /// - `POST` `v3/marketing/withdraw-favor/users/{openid}/coupons`: 为用户发银行提现免费券API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MarketingWithdrawFavorUsersOpenidCoupons(Chain);
     impl std::ops::Deref for V3MarketingWithdrawFavorUsersOpenidCoupons { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/mch-manage`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchManage(Chain);
     impl std::ops::Deref for V3MchManage { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9332,6 +10326,7 @@ mod tree {
     }
 
     /// `v3/mch-manage/mch-manage-records`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchManageMchManageRecords(Chain);
     impl std::ops::Deref for V3MchManageMchManageRecords { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9343,6 +10338,7 @@ mod tree {
     }
 
     /// `v3/mch-manage/mch-manage-records/sub-mchid`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchManageMchManageRecordsSubMchid(Chain);
     impl std::ops::Deref for V3MchManageMchManageRecordsSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9354,6 +10350,7 @@ mod tree {
     /// `v3/mch-manage/mch-manage-records/sub-mchid/{sub_mchid}`
     ///
     /// - `GET` `v3/mch-manage/mch-manage-records/sub-mchid/{sub_mchid}`: 分页查询子商户名下的商户管理记录
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchManageMchManageRecordsSubMchidSubMchid(Chain);
     impl std::ops::Deref for V3MchManageMchManageRecordsSubMchidSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9361,6 +10358,7 @@ mod tree {
     /// `v3/mch-manage/mch-manage-records/{manage_record_id}`
     ///
     /// - `GET` `v3/mch-manage/mch-manage-records/{manage_record_id}`: 查询子商户下指定商户管理记录
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchManageMchManageRecordsManageRecordId(Chain);
     impl std::ops::Deref for V3MchManageMchManageRecordsManageRecordId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9372,11 +10370,13 @@ mod tree {
     /// `v3/mch-manage/mch-manage-records/{manage_record_id}/mch-manage-submissions`
     ///
     /// - `POST` `v3/mch-manage/mch-manage-records/{manage_record_id}/mch-manage-submissions`: 对指定商户管理记录提交资料
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchManageMchManageRecordsManageRecordIdMchManageSubmissions(Chain);
     impl std::ops::Deref for V3MchManageMchManageRecordsManageRecordIdMchManageSubmissions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/mch-manage/submission-files`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchManageSubmissionFiles(Chain);
     impl std::ops::Deref for V3MchManageSubmissionFiles { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9386,6 +10386,7 @@ mod tree {
     }
 
     /// `v3/mch-manage/submission-files/sub-mchid`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchManageSubmissionFilesSubMchid(Chain);
     impl std::ops::Deref for V3MchManageSubmissionFilesSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9395,6 +10396,7 @@ mod tree {
     }
 
     /// `v3/mch-manage/submission-files/sub-mchid/{sub_mchid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchManageSubmissionFilesSubMchidSubMchid(Chain);
     impl std::ops::Deref for V3MchManageSubmissionFilesSubMchidSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9406,11 +10408,13 @@ mod tree {
     /// `v3/mch-manage/submission-files/sub-mchid/{sub_mchid}/upload`
     ///
     /// - `POST` `v3/mch-manage/submission-files/sub-mchid/{sub_mchid}/upload`: 上传商户提交资料文件
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchManageSubmissionFilesSubMchidSubMchidUpload(Chain);
     impl std::ops::Deref for V3MchManageSubmissionFilesSubMchidSubMchidUpload { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/mch-operation-manage`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchOperationManage(Chain);
     impl std::ops::Deref for V3MchOperationManage { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9422,6 +10426,7 @@ mod tree {
     }
 
     /// `v3/mch-operation-manage/enhanced-due-diligence`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchOperationManageEnhancedDueDiligence(Chain);
     impl std::ops::Deref for V3MchOperationManageEnhancedDueDiligence { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9433,6 +10438,7 @@ mod tree {
     /// `v3/mch-operation-manage/enhanced-due-diligence/{due_diligence_id}`
     ///
     /// - `GET` `v3/mch-operation-manage/enhanced-due-diligence/{due_diligence_id}`: 查询子商户强化尽调单信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchOperationManageEnhancedDueDiligenceDueDiligenceId(Chain);
     impl std::ops::Deref for V3MchOperationManageEnhancedDueDiligenceDueDiligenceId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9446,6 +10452,7 @@ mod tree {
     /// `v3/mch-operation-manage/enhanced-due-diligence/{due_diligence_id}/submit`
     ///
     /// - `POST` `v3/mch-operation-manage/enhanced-due-diligence/{due_diligence_id}/submit`: 提交尽调资料
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchOperationManageEnhancedDueDiligenceDueDiligenceIdSubmit(Chain);
     impl std::ops::Deref for V3MchOperationManageEnhancedDueDiligenceDueDiligenceIdSubmit { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9453,11 +10460,13 @@ mod tree {
     /// `v3/mch-operation-manage/enhanced-due-diligence/{due_diligence_id}/upload`
     ///
     /// - `POST` `v3/mch-operation-manage/enhanced-due-diligence/{due_diligence_id}/upload`: 上传尽调资料文件
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchOperationManageEnhancedDueDiligenceDueDiligenceIdUpload(Chain);
     impl std::ops::Deref for V3MchOperationManageEnhancedDueDiligenceDueDiligenceIdUpload { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/mch-operation-manage/merchant-limitations`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchOperationManageMerchantLimitations(Chain);
     impl std::ops::Deref for V3MchOperationManageMerchantLimitations { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9467,6 +10476,7 @@ mod tree {
     }
 
     /// `v3/mch-operation-manage/merchant-limitations/sub-mchid`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchOperationManageMerchantLimitationsSubMchid(Chain);
     impl std::ops::Deref for V3MchOperationManageMerchantLimitationsSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9478,11 +10488,13 @@ mod tree {
     /// `v3/mch-operation-manage/merchant-limitations/sub-mchid/{sub_mchid}`
     ///
     /// - `GET` `v3/mch-operation-manage/merchant-limitations/sub-mchid/{sub_mchid}`: 查询子商户管控情况
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchOperationManageMerchantLimitationsSubMchidSubMchid(Chain);
     impl std::ops::Deref for V3MchOperationManageMerchantLimitationsSubMchidSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/mch_operate`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchOperate(Chain);
     impl std::ops::Deref for V3MchOperate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9492,6 +10504,7 @@ mod tree {
     }
 
     /// `v3/mch_operate/risk`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchOperateRisk(Chain);
     impl std::ops::Deref for V3MchOperateRisk { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9503,6 +10516,7 @@ mod tree {
     /// `v3/mch_operate/risk/withdrawl-apply`
     ///
     /// - `POST` `v3/mch_operate/risk/withdrawl-apply`: 提交已注销商户号可用余额提现申请单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchOperateRiskWithdrawlApply(Chain);
     impl std::ops::Deref for V3MchOperateRiskWithdrawlApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9514,6 +10528,7 @@ mod tree {
     }
 
     /// `v3/mch_operate/risk/withdrawl-apply/applyment-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchOperateRiskWithdrawlApplyApplymentId(Chain);
     impl std::ops::Deref for V3MchOperateRiskWithdrawlApplyApplymentId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9525,11 +10540,13 @@ mod tree {
     /// `v3/mch_operate/risk/withdrawl-apply/applyment-id/{applyment_id}`
     ///
     /// - `GET` `v3/mch_operate/risk/withdrawl-apply/applyment-id/{applyment_id}`: 微信支付提现申请单号查询提现申请单状态API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchOperateRiskWithdrawlApplyApplymentIdApplymentId(Chain);
     impl std::ops::Deref for V3MchOperateRiskWithdrawlApplyApplymentIdApplymentId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/mch_operate/risk/withdrawl-apply/out-request-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchOperateRiskWithdrawlApplyOutRequestNo(Chain);
     impl std::ops::Deref for V3MchOperateRiskWithdrawlApplyOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9541,11 +10558,13 @@ mod tree {
     /// `v3/mch_operate/risk/withdrawl-apply/out-request-no/{out_request_no}`
     ///
     /// - `GET` `v3/mch_operate/risk/withdrawl-apply/out-request-no/{out_request_no}`: 商户提现申请单号查询提现申请单状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchOperateRiskWithdrawlApplyOutRequestNoOutRequestNo(Chain);
     impl std::ops::Deref for V3MchOperateRiskWithdrawlApplyOutRequestNoOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/mchalterapply`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Mchalterapply(Chain);
     impl std::ops::Deref for V3Mchalterapply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9561,6 +10580,7 @@ mod tree {
     /// `v3/mchalterapply/mchcontactalterapplyment`
     ///
     /// - `POST` `v3/mchalterapply/mchcontactalterapplyment`: 提交超管变更申请单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMchcontactalterapplyment(Chain);
     impl std::ops::Deref for V3MchalterapplyMchcontactalterapplyment { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9572,6 +10592,7 @@ mod tree {
     }
 
     /// `v3/mchalterapply/mchcontactalterapplyment/merchant`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMchcontactalterapplymentMerchant(Chain);
     impl std::ops::Deref for V3MchalterapplyMchcontactalterapplymentMerchant { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9581,6 +10602,7 @@ mod tree {
     }
 
     /// `v3/mchalterapply/mchcontactalterapplyment/merchant/{merchant_code}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMchcontactalterapplymentMerchantMerchantCode(Chain);
     impl std::ops::Deref for V3MchalterapplyMchcontactalterapplymentMerchantMerchantCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9590,6 +10612,7 @@ mod tree {
     }
 
     /// `v3/mchalterapply/mchcontactalterapplyment/merchant/{merchant_code}/out-request-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMchcontactalterapplymentMerchantMerchantCodeOutRequestNo(Chain);
     impl std::ops::Deref for V3MchalterapplyMchcontactalterapplymentMerchantMerchantCodeOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9601,6 +10624,7 @@ mod tree {
     /// `v3/mchalterapply/mchcontactalterapplyment/merchant/{merchant_code}/out-request-no/{out_request_no}`
     ///
     /// - `GET` `v3/mchalterapply/mchcontactalterapplyment/merchant/{merchant_code}/out-request-no/{out_request_no}`: 查询超管变更申请单状态-使用业务单号和商户号
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMchcontactalterapplymentMerchantMerchantCodeOutRequestNoOutRequestNo(Chain);
     impl std::ops::Deref for V3MchalterapplyMchcontactalterapplymentMerchantMerchantCodeOutRequestNoOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9608,6 +10632,7 @@ mod tree {
     /// `v3/mchalterapply/mchcontactalterapplyment/{apply_id}`
     ///
     /// - `GET` `v3/mchalterapply/mchcontactalterapplyment/{apply_id}`: 查询超管变更申请单状态-使用申请单号
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMchcontactalterapplymentApplyId(Chain);
     impl std::ops::Deref for V3MchalterapplyMchcontactalterapplymentApplyId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9619,6 +10644,7 @@ mod tree {
     /// `v3/mchalterapply/mchcontactalterapplyment/{apply_id}/revoke`
     ///
     /// - `POST` `v3/mchalterapply/mchcontactalterapplyment/{apply_id}/revoke`: 撤销超管变更申请单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMchcontactalterapplymentApplyIdRevoke(Chain);
     impl std::ops::Deref for V3MchalterapplyMchcontactalterapplymentApplyIdRevoke { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9626,6 +10652,7 @@ mod tree {
     /// `v3/mchalterapply/mchsubjectalterapplyment`
     ///
     /// - `POST` `v3/mchalterapply/mchsubjectalterapplyment`: 提交资料变更申请单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMchsubjectalterapplyment(Chain);
     impl std::ops::Deref for V3MchalterapplyMchsubjectalterapplyment { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9637,6 +10664,7 @@ mod tree {
     }
 
     /// `v3/mchalterapply/mchsubjectalterapplyment/merchant`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMchsubjectalterapplymentMerchant(Chain);
     impl std::ops::Deref for V3MchalterapplyMchsubjectalterapplymentMerchant { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9646,6 +10674,7 @@ mod tree {
     }
 
     /// `v3/mchalterapply/mchsubjectalterapplyment/merchant/{merchant_code}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMchsubjectalterapplymentMerchantMerchantCode(Chain);
     impl std::ops::Deref for V3MchalterapplyMchsubjectalterapplymentMerchantMerchantCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9655,6 +10684,7 @@ mod tree {
     }
 
     /// `v3/mchalterapply/mchsubjectalterapplyment/merchant/{merchant_code}/out-request-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMchsubjectalterapplymentMerchantMerchantCodeOutRequestNo(Chain);
     impl std::ops::Deref for V3MchalterapplyMchsubjectalterapplymentMerchantMerchantCodeOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9666,6 +10696,7 @@ mod tree {
     /// `v3/mchalterapply/mchsubjectalterapplyment/merchant/{merchant_code}/out-request-no/{out_request_no}`
     ///
     /// - `GET` `v3/mchalterapply/mchsubjectalterapplyment/merchant/{merchant_code}/out-request-no/{out_request_no}`: 查询申请单状态-使用业务单号
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMchsubjectalterapplymentMerchantMerchantCodeOutRequestNoOutRequestNo(Chain);
     impl std::ops::Deref for V3MchalterapplyMchsubjectalterapplymentMerchantMerchantCodeOutRequestNoOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9673,6 +10704,7 @@ mod tree {
     /// `v3/mchalterapply/mchsubjectalterapplyment/{apply_id}`
     ///
     /// - `GET` `v3/mchalterapply/mchsubjectalterapplyment/{apply_id}`: 查询资料变更申请单状态-使用申请单号
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMchsubjectalterapplymentApplyId(Chain);
     impl std::ops::Deref for V3MchalterapplyMchsubjectalterapplymentApplyId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9684,6 +10716,7 @@ mod tree {
     /// `v3/mchalterapply/mchsubjectalterapplyment/{apply_id}/revoke`
     ///
     /// - `POST` `v3/mchalterapply/mchsubjectalterapplyment/{apply_id}/revoke`: 撤销资料变更申请单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMchsubjectalterapplymentApplyIdRevoke(Chain);
     impl std::ops::Deref for V3MchalterapplyMchsubjectalterapplymentApplyIdRevoke { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9691,6 +10724,7 @@ mod tree {
     /// `v3/mchalterapply/merchantnamealterapplyment`
     ///
     /// - `POST` `v3/mchalterapply/merchantnamealterapplyment`: 提交商户简称变更申请单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMerchantnamealterapplyment(Chain);
     impl std::ops::Deref for V3MchalterapplyMerchantnamealterapplyment { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9702,6 +10736,7 @@ mod tree {
     }
 
     /// `v3/mchalterapply/merchantnamealterapplyment/merchant`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMerchantnamealterapplymentMerchant(Chain);
     impl std::ops::Deref for V3MchalterapplyMerchantnamealterapplymentMerchant { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9711,6 +10746,7 @@ mod tree {
     }
 
     /// `v3/mchalterapply/merchantnamealterapplyment/merchant/{sub_mchid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMerchantnamealterapplymentMerchantSubMchid(Chain);
     impl std::ops::Deref for V3MchalterapplyMerchantnamealterapplymentMerchantSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9720,6 +10756,7 @@ mod tree {
     }
 
     /// `v3/mchalterapply/merchantnamealterapplyment/merchant/{sub_mchid}/out-request-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMerchantnamealterapplymentMerchantSubMchidOutRequestNo(Chain);
     impl std::ops::Deref for V3MchalterapplyMerchantnamealterapplymentMerchantSubMchidOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9731,6 +10768,7 @@ mod tree {
     /// `v3/mchalterapply/merchantnamealterapplyment/merchant/{sub_mchid}/out-request-no/{out_request_no}`
     ///
     /// - `GET` `v3/mchalterapply/merchantnamealterapplyment/merchant/{sub_mchid}/out-request-no/{out_request_no}`: 查询商户简称申请单状态-使用业务单号和商户号
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMerchantnamealterapplymentMerchantSubMchidOutRequestNoOutRequestNo(Chain);
     impl std::ops::Deref for V3MchalterapplyMerchantnamealterapplymentMerchantSubMchidOutRequestNoOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9738,6 +10776,7 @@ mod tree {
     /// `v3/mchalterapply/merchantnamealterapplyment/{apply_id}`
     ///
     /// - `GET` `v3/mchalterapply/merchantnamealterapplyment/{apply_id}`: 查询商户简称变更申请单状态-使用申请单号
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMerchantnamealterapplymentApplyId(Chain);
     impl std::ops::Deref for V3MchalterapplyMerchantnamealterapplymentApplyId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9749,11 +10788,13 @@ mod tree {
     /// `v3/mchalterapply/merchantnamealterapplyment/{apply_id}/revoke`
     ///
     /// - `POST` `v3/mchalterapply/merchantnamealterapplyment/{apply_id}/revoke`: 撤销商户简称变更申请单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MchalterapplyMerchantnamealterapplymentApplyIdRevoke(Chain);
     impl std::ops::Deref for V3MchalterapplyMerchantnamealterapplymentApplyIdRevoke { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/med-ins`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MedIns(Chain);
     impl std::ops::Deref for V3MedIns { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9767,6 +10808,7 @@ mod tree {
     /// `v3/med-ins/orders`
     ///
     /// - `POST` `v3/med-ins/orders`: 医保自费混合收款下单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MedInsOrders(Chain);
     impl std::ops::Deref for V3MedInsOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9778,6 +10820,7 @@ mod tree {
     }
 
     /// `v3/med-ins/orders/mix-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MedInsOrdersMixTradeNo(Chain);
     impl std::ops::Deref for V3MedInsOrdersMixTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9789,11 +10832,13 @@ mod tree {
     /// `v3/med-ins/orders/mix-trade-no/{mix_trade_no}`
     ///
     /// - `GET` `v3/med-ins/orders/mix-trade-no/{mix_trade_no}`: 使用医保自费混合订单号查看下单结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MedInsOrdersMixTradeNoMixTradeNo(Chain);
     impl std::ops::Deref for V3MedInsOrdersMixTradeNoMixTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/med-ins/orders/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MedInsOrdersOutTradeNo(Chain);
     impl std::ops::Deref for V3MedInsOrdersOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9805,11 +10850,13 @@ mod tree {
     /// `v3/med-ins/orders/out-trade-no/{out_trade_no}`
     ///
     /// - `GET` `v3/med-ins/orders/out-trade-no/{out_trade_no}`: 使用商户订单号查看下单结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MedInsOrdersOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for V3MedInsOrdersOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/med-ins/refunds`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MedInsRefunds(Chain);
     impl std::ops::Deref for V3MedInsRefunds { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9821,11 +10868,13 @@ mod tree {
     /// `v3/med-ins/refunds/notify`
     ///
     /// - `POST` `v3/med-ins/refunds/notify`: 医保退款通知
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MedInsRefundsNotify(Chain);
     impl std::ops::Deref for V3MedInsRefundsNotify { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/merchant`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Merchant(Chain);
     impl std::ops::Deref for V3Merchant { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9837,6 +10886,7 @@ mod tree {
     }
 
     /// `v3/merchant/fund`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantFund(Chain);
     impl std::ops::Deref for V3MerchantFund { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9850,6 +10900,7 @@ mod tree {
     }
 
     /// `v3/merchant/fund/balance`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantFundBalance(Chain);
     impl std::ops::Deref for V3MerchantFundBalance { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9861,11 +10912,13 @@ mod tree {
     /// `v3/merchant/fund/balance/{account_type}`
     ///
     /// - `GET` `v3/merchant/fund/balance/{account_type}`: 查询账户实时余额API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantFundBalanceAccountType(Chain);
     impl std::ops::Deref for V3MerchantFundBalanceAccountType { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/merchant/fund/dayendbalance`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantFundDayendbalance(Chain);
     impl std::ops::Deref for V3MerchantFundDayendbalance { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9877,6 +10930,7 @@ mod tree {
     /// `v3/merchant/fund/dayendbalance/{account_type}`
     ///
     /// - `GET` `v3/merchant/fund/dayendbalance/{account_type}`: 查询账户日终余额API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantFundDayendbalanceAccountType(Chain);
     impl std::ops::Deref for V3MerchantFundDayendbalanceAccountType { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9884,6 +10938,7 @@ mod tree {
     /// `v3/merchant/fund/withdraw`
     ///
     /// - `POST` `v3/merchant/fund/withdraw`: 电商平台提现API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantFundWithdraw(Chain);
     impl std::ops::Deref for V3MerchantFundWithdraw { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9897,6 +10952,7 @@ mod tree {
     }
 
     /// `v3/merchant/fund/withdraw/bill-type`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantFundWithdrawBillType(Chain);
     impl std::ops::Deref for V3MerchantFundWithdrawBillType { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9908,11 +10964,13 @@ mod tree {
     /// `v3/merchant/fund/withdraw/bill-type/{bill_type}`
     ///
     /// - `GET` `v3/merchant/fund/withdraw/bill-type/{bill_type}`: 按日下载提现异常文件API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantFundWithdrawBillTypeBillType(Chain);
     impl std::ops::Deref for V3MerchantFundWithdrawBillTypeBillType { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/merchant/fund/withdraw/out-request-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantFundWithdrawOutRequestNo(Chain);
     impl std::ops::Deref for V3MerchantFundWithdrawOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9924,11 +10982,13 @@ mod tree {
     /// `v3/merchant/fund/withdraw/out-request-no/{out_request_no}`
     ///
     /// - `GET` `v3/merchant/fund/withdraw/out-request-no/{out_request_no}`: 电商平台(商户提现单号查询)提现状态API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantFundWithdrawOutRequestNoOutRequestNo(Chain);
     impl std::ops::Deref for V3MerchantFundWithdrawOutRequestNoOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/merchant/fund/withdraw/withdraw-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantFundWithdrawWithdrawId(Chain);
     impl std::ops::Deref for V3MerchantFundWithdrawWithdrawId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9940,11 +11000,13 @@ mod tree {
     /// `v3/merchant/fund/withdraw/withdraw-id/{withdraw_id}`
     ///
     /// - `GET` `v3/merchant/fund/withdraw/withdraw-id/{withdraw_id}`: 电商平台(微信支付提现单号)查询提现状态API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantFundWithdrawWithdrawIdWithdrawId(Chain);
     impl std::ops::Deref for V3MerchantFundWithdrawWithdrawIdWithdrawId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/merchant/media`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantMedia(Chain);
     impl std::ops::Deref for V3MerchantMedia { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9958,6 +11020,7 @@ mod tree {
     /// `v3/merchant/media/upload`
     ///
     /// - `POST` `v3/merchant/media/upload`: 文件上传
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantMediaUpload(Chain);
     impl std::ops::Deref for V3MerchantMediaUpload { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9965,11 +11028,13 @@ mod tree {
     /// `v3/merchant/media/video_upload`
     ///
     /// - `POST` `v3/merchant/media/video_upload`: 视频上传API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantMediaVideoUpload(Chain);
     impl std::ops::Deref for V3MerchantMediaVideoUpload { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/merchant-risk-manage`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantRiskManage(Chain);
     impl std::ops::Deref for V3MerchantRiskManage { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -9987,6 +11052,7 @@ mod tree {
     }
 
     /// `v3/merchant-risk-manage/ec-trade-risk`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantRiskManageEcTradeRisk(Chain);
     impl std::ops::Deref for V3MerchantRiskManageEcTradeRisk { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10000,6 +11066,7 @@ mod tree {
     /// `v3/merchant-risk-manage/ec-trade-risk/query-risk-trades`
     ///
     /// - `POST` `v3/merchant-risk-manage/ec-trade-risk/query-risk-trades`: 查询风险订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantRiskManageEcTradeRiskQueryRiskTrades(Chain);
     impl std::ops::Deref for V3MerchantRiskManageEcTradeRiskQueryRiskTrades { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10007,6 +11074,7 @@ mod tree {
     /// `v3/merchant-risk-manage/ec-trade-risk/recv-dispose-result`
     ///
     /// - `POST` `v3/merchant-risk-manage/ec-trade-risk/recv-dispose-result`: 回传处置结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantRiskManageEcTradeRiskRecvDisposeResult(Chain);
     impl std::ops::Deref for V3MerchantRiskManageEcTradeRiskRecvDisposeResult { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10014,6 +11082,7 @@ mod tree {
     /// `v3/merchant-risk-manage/report-trade-union-information`
     ///
     /// - `POST` `v3/merchant-risk-manage/report-trade-union-information`: 上报订单关联信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantRiskManageReportTradeUnionInformation(Chain);
     impl std::ops::Deref for V3MerchantRiskManageReportTradeUnionInformation { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10021,6 +11090,7 @@ mod tree {
     /// `v3/merchant-risk-manage/trade-risk-information`
     ///
     /// - `GET` `v3/merchant-risk-manage/trade-risk-information`: 查询风险信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantRiskManageTradeRiskInformation(Chain);
     impl std::ops::Deref for V3MerchantRiskManageTradeRiskInformation { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10028,6 +11098,7 @@ mod tree {
     /// `v3/merchant-risk-manage/trade-risk-result`
     ///
     /// - `POST` `v3/merchant-risk-manage/trade-risk-result`: 处置结果回传
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantRiskManageTradeRiskResult(Chain);
     impl std::ops::Deref for V3MerchantRiskManageTradeRiskResult { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10038,11 +11109,13 @@ mod tree {
     /// - `POST` `v3/merchant-risk-manage/violation-notifications`: 创建商户违规通知回调地址API
     /// - `PUT` `v3/merchant-risk-manage/violation-notifications`: 修改商户违规通知回调地址API
     /// - `DELETE` `v3/merchant-risk-manage/violation-notifications`: 删除商户违规通知回调地址API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantRiskManageViolationNotifications(Chain);
     impl std::ops::Deref for V3MerchantRiskManageViolationNotifications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/merchant-service`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantService(Chain);
     impl std::ops::Deref for V3MerchantService { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10065,6 +11138,7 @@ mod tree {
     /// - `POST` `v3/merchant-service/complaint-notifications`: 创建投诉通知回调API
     /// - `PUT` `v3/merchant-service/complaint-notifications`: 更新投诉通知回调API
     /// - `DELETE` `v3/merchant-service/complaint-notifications`: 删除投诉通知回调API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantServiceComplaintNotifications(Chain);
     impl std::ops::Deref for V3MerchantServiceComplaintNotifications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10072,6 +11146,7 @@ mod tree {
     /// `v3/merchant-service/complaints`
     ///
     /// - `GET` `v3/merchant-service/complaints`: 查询投诉信息API (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantServiceComplaints(Chain);
     impl std::ops::Deref for V3MerchantServiceComplaints { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10083,6 +11158,7 @@ mod tree {
     /// `v3/merchant-service/complaints/{transaction_id}`
     ///
     /// - `GET` `v3/merchant-service/complaints/{transaction_id}`: 查询投诉详情API (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantServiceComplaintsTransactionId(Chain);
     impl std::ops::Deref for V3MerchantServiceComplaintsTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10094,6 +11170,7 @@ mod tree {
     /// `v3/merchant-service/complaints/{transaction_id}/negotiation-historys`
     ///
     /// - `GET` `v3/merchant-service/complaints/{transaction_id}/negotiation-historys`: 查询投诉协商历史API (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantServiceComplaintsTransactionIdNegotiationHistorys(Chain);
     impl std::ops::Deref for V3MerchantServiceComplaintsTransactionIdNegotiationHistorys { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10101,6 +11178,7 @@ mod tree {
     /// `v3/merchant-service/complaints-v2`
     ///
     /// - `GET` `v3/merchant-service/complaints-v2`: 查询投诉单列表API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantServiceComplaintsV2(Chain);
     impl std::ops::Deref for V3MerchantServiceComplaintsV2 { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10112,6 +11190,7 @@ mod tree {
     /// `v3/merchant-service/complaints-v2/{complaint_id}`
     ///
     /// - `GET` `v3/merchant-service/complaints-v2/{complaint_id}`: 查询投诉单详情API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantServiceComplaintsV2ComplaintId(Chain);
     impl std::ops::Deref for V3MerchantServiceComplaintsV2ComplaintId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10131,6 +11210,7 @@ mod tree {
     /// `v3/merchant-service/complaints-v2/{complaint_id}/complete`
     ///
     /// - `POST` `v3/merchant-service/complaints-v2/{complaint_id}/complete`: 反馈处理完成API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantServiceComplaintsV2ComplaintIdComplete(Chain);
     impl std::ops::Deref for V3MerchantServiceComplaintsV2ComplaintIdComplete { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10138,6 +11218,7 @@ mod tree {
     /// `v3/merchant-service/complaints-v2/{complaint_id}/negotiation-historys`
     ///
     /// - `GET` `v3/merchant-service/complaints-v2/{complaint_id}/negotiation-historys`: 查询投诉协商历史API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantServiceComplaintsV2ComplaintIdNegotiationHistorys(Chain);
     impl std::ops::Deref for V3MerchantServiceComplaintsV2ComplaintIdNegotiationHistorys { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10145,6 +11226,7 @@ mod tree {
     /// `v3/merchant-service/complaints-v2/{complaint_id}/response`
     ///
     /// - `POST` `v3/merchant-service/complaints-v2/{complaint_id}/response`: 提交回复API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantServiceComplaintsV2ComplaintIdResponse(Chain);
     impl std::ops::Deref for V3MerchantServiceComplaintsV2ComplaintIdResponse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10152,6 +11234,7 @@ mod tree {
     /// `v3/merchant-service/complaints-v2/{complaint_id}/response-immediate-service`
     ///
     /// - `POST` `v3/merchant-service/complaints-v2/{complaint_id}/response-immediate-service`: 回复需要即时服务的投诉单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantServiceComplaintsV2ComplaintIdResponseImmediateService(Chain);
     impl std::ops::Deref for V3MerchantServiceComplaintsV2ComplaintIdResponseImmediateService { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10159,6 +11242,7 @@ mod tree {
     /// `v3/merchant-service/complaints-v2/{complaint_id}/update-refund-progress`
     ///
     /// - `POST` `v3/merchant-service/complaints-v2/{complaint_id}/update-refund-progress`: 更新退款审批结果API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantServiceComplaintsV2ComplaintIdUpdateRefundProgress(Chain);
     impl std::ops::Deref for V3MerchantServiceComplaintsV2ComplaintIdUpdateRefundProgress { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10166,11 +11250,13 @@ mod tree {
     /// `v3/merchant-service/feedbacks`
     ///
     /// - `POST` `v3/merchant-service/feedbacks`: 商户反馈API (deprecated)
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantServiceFeedbacks(Chain);
     impl std::ops::Deref for V3MerchantServiceFeedbacks { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/merchant-service/images`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantServiceImages(Chain);
     impl std::ops::Deref for V3MerchantServiceImages { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10184,6 +11270,7 @@ mod tree {
     /// `v3/merchant-service/images/upload`
     ///
     /// - `POST` `v3/merchant-service/images/upload`: 商户上传反馈图片API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantServiceImagesUpload(Chain);
     impl std::ops::Deref for V3MerchantServiceImagesUpload { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10191,11 +11278,13 @@ mod tree {
     /// `v3/merchant-service/images/{media_id}`
     ///
     /// - `GET` `v3/merchant-service/images/{media_id}`: 图片下载API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantServiceImagesMediaId(Chain);
     impl std::ops::Deref for V3MerchantServiceImagesMediaId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/merchant-settlement`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantSettlement(Chain);
     impl std::ops::Deref for V3MerchantSettlement { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10207,6 +11296,7 @@ mod tree {
     /// `v3/merchant-settlement/merchant-settle-rule-applications`
     ///
     /// - `POST` `v3/merchant-settlement/merchant-settle-rule-applications`: 申请修改特约商户结算规则API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantSettlementMerchantSettleRuleApplications(Chain);
     impl std::ops::Deref for V3MerchantSettlementMerchantSettleRuleApplications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10218,11 +11308,13 @@ mod tree {
     /// `v3/merchant-settlement/merchant-settle-rule-applications/{application_id}`
     ///
     /// - `GET` `v3/merchant-settlement/merchant-settle-rule-applications/{application_id}`: 根据申请单ID查询结果API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantSettlementMerchantSettleRuleApplicationsApplicationId(Chain);
     impl std::ops::Deref for V3MerchantSettlementMerchantSettleRuleApplicationsApplicationId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/merchant-store`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantStore(Chain);
     impl std::ops::Deref for V3MerchantStore { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10234,6 +11326,7 @@ mod tree {
     /// `v3/merchant-store/stores`
     ///
     /// - `POST` `v3/merchant-store/stores`: 创建门店API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantStoreStores(Chain);
     impl std::ops::Deref for V3MerchantStoreStores { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10246,6 +11339,7 @@ mod tree {
     ///
     /// - `GET` `v3/merchant-store/stores/{store_id}`: 查询门店API
     /// - `PATCH` `v3/merchant-store/stores/{store_id}`: 修改门店API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantStoreStoresStoreId(Chain);
     impl std::ops::Deref for V3MerchantStoreStoresStoreId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10255,6 +11349,7 @@ mod tree {
     }
 
     /// `v3/merchant-store/stores/{store_id}/recipients`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantStoreStoresStoreIdRecipients(Chain);
     impl std::ops::Deref for V3MerchantStoreStoresStoreIdRecipients { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10268,6 +11363,7 @@ mod tree {
     /// `v3/merchant-store/stores/{store_id}/recipients/bind`
     ///
     /// - `POST` `v3/merchant-store/stores/{store_id}/recipients/bind`: 绑定门店收款信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantStoreStoresStoreIdRecipientsBind(Chain);
     impl std::ops::Deref for V3MerchantStoreStoresStoreIdRecipientsBind { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10275,11 +11371,13 @@ mod tree {
     /// `v3/merchant-store/stores/{store_id}/recipients/unbind`
     ///
     /// - `POST` `v3/merchant-store/stores/{store_id}/recipients/unbind`: 解除门店收款信息绑定
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantStoreStoresStoreIdRecipientsUnbind(Chain);
     impl std::ops::Deref for V3MerchantStoreStoresStoreIdRecipientsUnbind { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/merchantfund`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Merchantfund(Chain);
     impl std::ops::Deref for V3Merchantfund { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10291,6 +11389,7 @@ mod tree {
     }
 
     /// `v3/merchantfund/merchant`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantfundMerchant(Chain);
     impl std::ops::Deref for V3MerchantfundMerchant { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10302,11 +11401,13 @@ mod tree {
     /// `v3/merchantfund/merchant/income-records`
     ///
     /// - `GET` `v3/merchantfund/merchant/income-records`: 服务商银行来账查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantfundMerchantIncomeRecords(Chain);
     impl std::ops::Deref for V3MerchantfundMerchantIncomeRecords { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/merchantfund/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantfundPartner(Chain);
     impl std::ops::Deref for V3MerchantfundPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10318,11 +11419,13 @@ mod tree {
     /// `v3/merchantfund/partner/income-records`
     ///
     /// - `GET` `v3/merchantfund/partner/income-records`: 特约商户银行来账查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MerchantfundPartnerIncomeRecords(Chain);
     impl std::ops::Deref for V3MerchantfundPartnerIncomeRecords { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/multiuse`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Multiuse(Chain);
     impl std::ops::Deref for V3Multiuse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10334,6 +11437,7 @@ mod tree {
     }
 
     /// `v3/multiuse/stocks`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MultiuseStocks(Chain);
     impl std::ops::Deref for V3MultiuseStocks { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10343,6 +11447,7 @@ mod tree {
     }
 
     /// `v3/multiuse/stocks/{stock_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MultiuseStocksStockId(Chain);
     impl std::ops::Deref for V3MultiuseStocksStockId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10358,6 +11463,7 @@ mod tree {
     /// `v3/multiuse/stocks/{stock_id}/refund-flow`
     ///
     /// - `GET` `v3/multiuse/stocks/{stock_id}/refund-flow`: 下载批次退款明细
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MultiuseStocksStockIdRefundFlow(Chain);
     impl std::ops::Deref for V3MultiuseStocksStockIdRefundFlow { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10365,6 +11471,7 @@ mod tree {
     /// `v3/multiuse/stocks/{stock_id}/send-flow`
     ///
     /// - `GET` `v3/multiuse/stocks/{stock_id}/send-flow`: 下载批次发放明细
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MultiuseStocksStockIdSendFlow(Chain);
     impl std::ops::Deref for V3MultiuseStocksStockIdSendFlow { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10372,11 +11479,13 @@ mod tree {
     /// `v3/multiuse/stocks/{stock_id}/use-flow`
     ///
     /// - `GET` `v3/multiuse/stocks/{stock_id}/use-flow`: 下载核销明细
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MultiuseStocksStockIdUseFlow(Chain);
     impl std::ops::Deref for V3MultiuseStocksStockIdUseFlow { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/multiuse/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MultiuseUsers(Chain);
     impl std::ops::Deref for V3MultiuseUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10386,6 +11495,7 @@ mod tree {
     }
 
     /// `v3/multiuse/users/{openid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MultiuseUsersOpenid(Chain);
     impl std::ops::Deref for V3MultiuseUsersOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10397,11 +11507,13 @@ mod tree {
     /// `v3/multiuse/users/{openid}/coupons`
     ///
     /// - `POST` `v3/multiuse/users/{openid}/coupons`: 发放指定批次的消费金
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3MultiuseUsersOpenidCoupons(Chain);
     impl std::ops::Deref for V3MultiuseUsersOpenidCoupons { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/new-tax-control-fapiao`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiao(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiao { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10421,6 +11533,7 @@ mod tree {
     /// `v3/new-tax-control-fapiao/card-template`
     ///
     /// - `POST` `v3/new-tax-control-fapiao/card-template`: 创建电子发票卡券模板
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoCardTemplate(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoCardTemplate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10428,6 +11541,7 @@ mod tree {
     /// `v3/new-tax-control-fapiao/fapiao-applications`
     ///
     /// - `POST` `v3/new-tax-control-fapiao/fapiao-applications`: 开具电子发票
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoFapiaoApplications(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoFapiaoApplications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10449,6 +11563,7 @@ mod tree {
     /// `v3/new-tax-control-fapiao/fapiao-applications/issue-general`
     ///
     /// - `POST` `v3/new-tax-control-fapiao/fapiao-applications/issue-general`: 开具通用行业电子发票
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoFapiaoApplicationsIssueGeneral(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoFapiaoApplicationsIssueGeneral { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10456,6 +11571,7 @@ mod tree {
     /// `v3/new-tax-control-fapiao/fapiao-applications/issue-passenger-transport`
     ///
     /// - `POST` `v3/new-tax-control-fapiao/fapiao-applications/issue-passenger-transport`: 开具旅客运输行业电子发票
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoFapiaoApplicationsIssuePassengerTransport(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoFapiaoApplicationsIssuePassengerTransport { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10463,6 +11579,7 @@ mod tree {
     /// `v3/new-tax-control-fapiao/fapiao-applications/issue-refined-oil`
     ///
     /// - `POST` `v3/new-tax-control-fapiao/fapiao-applications/issue-refined-oil`: 开具成品油行业电子发票
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoFapiaoApplicationsIssueRefinedOil(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoFapiaoApplicationsIssueRefinedOil { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10470,6 +11587,7 @@ mod tree {
     /// `v3/new-tax-control-fapiao/fapiao-applications/real-estate-leasing`
     ///
     /// - `POST` `v3/new-tax-control-fapiao/fapiao-applications/real-estate-leasing`: 开具不动产租赁行业电子发票
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoFapiaoApplicationsRealEstateLeasing(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoFapiaoApplicationsRealEstateLeasing { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10477,6 +11595,7 @@ mod tree {
     /// `v3/new-tax-control-fapiao/fapiao-applications/upload-fapiao-file`
     ///
     /// - `POST` `v3/new-tax-control-fapiao/fapiao-applications/upload-fapiao-file`: 上传电子发票文件
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoFapiaoApplicationsUploadFapiaoFile(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoFapiaoApplicationsUploadFapiaoFile { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10484,6 +11603,7 @@ mod tree {
     /// `v3/new-tax-control-fapiao/fapiao-applications/{fapiao_apply_id}`
     ///
     /// - `GET` `v3/new-tax-control-fapiao/fapiao-applications/{fapiao_apply_id}`: 查询电子发票
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoFapiaoApplicationsFapiaoApplyId(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoFapiaoApplicationsFapiaoApplyId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10499,6 +11619,7 @@ mod tree {
     /// `v3/new-tax-control-fapiao/fapiao-applications/{fapiao_apply_id}/fapiao-files`
     ///
     /// - `GET` `v3/new-tax-control-fapiao/fapiao-applications/{fapiao_apply_id}/fapiao-files`: 获取发票下载信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoFapiaoApplicationsFapiaoApplyIdFapiaoFiles(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoFapiaoApplicationsFapiaoApplyIdFapiaoFiles { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10506,6 +11627,7 @@ mod tree {
     /// `v3/new-tax-control-fapiao/fapiao-applications/{fapiao_apply_id}/insert-cards`
     ///
     /// - `POST` `v3/new-tax-control-fapiao/fapiao-applications/{fapiao_apply_id}/insert-cards`: 将电子发票插入微信用户卡包
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoFapiaoApplicationsFapiaoApplyIdInsertCards(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoFapiaoApplicationsFapiaoApplyIdInsertCards { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10513,11 +11635,13 @@ mod tree {
     /// `v3/new-tax-control-fapiao/fapiao-applications/{fapiao_apply_id}/reverse`
     ///
     /// - `POST` `v3/new-tax-control-fapiao/fapiao-applications/{fapiao_apply_id}/reverse`: 冲红电子发票
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoFapiaoApplicationsFapiaoApplyIdReverse(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoFapiaoApplicationsFapiaoApplyIdReverse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/new-tax-control-fapiao/fapiaomerchant`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoFapiaomerchant(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoFapiaomerchant { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10531,6 +11655,7 @@ mod tree {
     /// `v3/new-tax-control-fapiao/fapiaomerchant/getspinviteurl`
     ///
     /// - `GET` `v3/new-tax-control-fapiao/fapiaomerchant/getspinviteurl`: 获取邀请商户开通服务商电子发票能力
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoFapiaomerchantGetspinviteurl(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoFapiaomerchantGetspinviteurl { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10538,11 +11663,13 @@ mod tree {
     /// `v3/new-tax-control-fapiao/fapiaomerchant/listspinvitemchinfo`
     ///
     /// - `GET` `v3/new-tax-control-fapiao/fapiaomerchant/listspinvitemchinfo`: 获取邀请开通的商户信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoFapiaomerchantListspinvitemchinfo(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoFapiaomerchantListspinvitemchinfo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/new-tax-control-fapiao/merchant`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoMerchant(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoMerchant { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10560,6 +11687,7 @@ mod tree {
     /// `v3/new-tax-control-fapiao/merchant/base-information`
     ///
     /// - `GET` `v3/new-tax-control-fapiao/merchant/base-information`: 获取商户开票基础信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoMerchantBaseInformation(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoMerchantBaseInformation { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10568,6 +11696,7 @@ mod tree {
     ///
     /// - `GET` `v3/new-tax-control-fapiao/merchant/development-config`: 查询商户配置的开发选项
     /// - `PATCH` `v3/new-tax-control-fapiao/merchant/development-config`: 配置开发选项
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoMerchantDevelopmentConfig(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoMerchantDevelopmentConfig { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10575,11 +11704,13 @@ mod tree {
     /// `v3/new-tax-control-fapiao/merchant/tax-codes`
     ///
     /// - `GET` `v3/new-tax-control-fapiao/merchant/tax-codes`: 获取商品和服务税收分类对照表
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoMerchantTaxCodes(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoMerchantTaxCodes { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/new-tax-control-fapiao/merchant/{sub_mchid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoMerchantSubMchid(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoMerchantSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10593,6 +11724,7 @@ mod tree {
     /// `v3/new-tax-control-fapiao/merchant/{sub_mchid}/check`
     ///
     /// - `POST` `v3/new-tax-control-fapiao/merchant/{sub_mchid}/check`: 检查子商户开票功能状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoMerchantSubMchidCheck(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoMerchantSubMchidCheck { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10600,6 +11732,7 @@ mod tree {
     /// `v3/new-tax-control-fapiao/merchant/{sub_mchid}/check-status`
     ///
     /// - `GET` `v3/new-tax-control-fapiao/merchant/{sub_mchid}/check-status`: 检查子商户开票功能状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoMerchantSubMchidCheckStatus(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoMerchantSubMchidCheckStatus { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10607,6 +11740,7 @@ mod tree {
     /// `v3/new-tax-control-fapiao/user-title`
     ///
     /// - `GET` `v3/new-tax-control-fapiao/user-title`: 获取用户填写的抬头
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoUserTitle(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoUserTitle { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10618,11 +11752,13 @@ mod tree {
     /// `v3/new-tax-control-fapiao/user-title/title-url`
     ///
     /// - `GET` `v3/new-tax-control-fapiao/user-title/title-url`: 获取抬头填写链接
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3NewTaxControlFapiaoUserTitleTitleUrl(Chain);
     impl std::ops::Deref for V3NewTaxControlFapiaoUserTitleTitleUrl { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/offlineface`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Offlineface(Chain);
     impl std::ops::Deref for V3Offlineface { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10642,11 +11778,13 @@ mod tree {
     /// `v3/offlineface/authinfo`
     ///
     /// - `POST` `v3/offlineface/authinfo`: 获取authinfo接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefaceAuthinfo(Chain);
     impl std::ops::Deref for V3OfflinefaceAuthinfo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/offlineface/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefaceContracts(Chain);
     impl std::ops::Deref for V3OfflinefaceContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10660,6 +11798,7 @@ mod tree {
     /// `v3/offlineface/contracts/presign`
     ///
     /// - `POST` `v3/offlineface/contracts/presign`: 预签约接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefaceContractsPresign(Chain);
     impl std::ops::Deref for V3OfflinefaceContractsPresign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10667,6 +11806,7 @@ mod tree {
     /// `v3/offlineface/contracts/{contract_id}`
     ///
     /// - `GET` `v3/offlineface/contracts/{contract_id}`: 签约查询接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefaceContractsContractId(Chain);
     impl std::ops::Deref for V3OfflinefaceContractsContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10674,6 +11814,7 @@ mod tree {
     /// `v3/offlineface/face-collections`
     ///
     /// - `GET` `v3/offlineface/face-collections`: 查询重采用户列表
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefaceFaceCollections(Chain);
     impl std::ops::Deref for V3OfflinefaceFaceCollections { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10685,6 +11826,7 @@ mod tree {
     /// `v3/offlineface/face-collections/{collection_id}`
     ///
     /// - `GET` `v3/offlineface/face-collections/{collection_id}`: 查询重采请求详情
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefaceFaceCollectionsCollectionId(Chain);
     impl std::ops::Deref for V3OfflinefaceFaceCollectionsCollectionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10692,6 +11834,7 @@ mod tree {
     /// `v3/offlineface/repayment-url`
     ///
     /// - `POST` `v3/offlineface/repayment-url`: 获取还款链接接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefaceRepaymentUrl(Chain);
     impl std::ops::Deref for V3OfflinefaceRepaymentUrl { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10699,6 +11842,7 @@ mod tree {
     /// `v3/offlineface/transactions`
     ///
     /// - `POST` `v3/offlineface/transactions`: 申请扣款接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefaceTransactions(Chain);
     impl std::ops::Deref for V3OfflinefaceTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10708,6 +11852,7 @@ mod tree {
     }
 
     /// `v3/offlineface/transactions/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefaceTransactionsOutTradeNo(Chain);
     impl std::ops::Deref for V3OfflinefaceTransactionsOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10719,11 +11864,13 @@ mod tree {
     /// `v3/offlineface/transactions/out-trade-no/{out_trade_no}`
     ///
     /// - `GET` `v3/offlineface/transactions/out-trade-no/{out_trade_no}`: 查单接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefaceTransactionsOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for V3OfflinefaceTransactionsOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/offlinefacemch`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Offlinefacemch(Chain);
     impl std::ops::Deref for V3Offlinefacemch { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10737,6 +11884,7 @@ mod tree {
     /// `v3/offlinefacemch/organizations`
     ///
     /// - `GET` `v3/offlinefacemch/organizations`: 查询机构信息接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefacemchOrganizations(Chain);
     impl std::ops::Deref for V3OfflinefacemchOrganizations { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10746,6 +11894,7 @@ mod tree {
     }
 
     /// `v3/offlinefacemch/organizations/{organization_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefacemchOrganizationsOrganizationId(Chain);
     impl std::ops::Deref for V3OfflinefacemchOrganizationsOrganizationId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10755,6 +11904,7 @@ mod tree {
     }
 
     /// `v3/offlinefacemch/organizations/{organization_id}/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefacemchOrganizationsOrganizationIdUsers(Chain);
     impl std::ops::Deref for V3OfflinefacemchOrganizationsOrganizationIdUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10766,6 +11916,7 @@ mod tree {
     }
 
     /// `v3/offlinefacemch/organizations/{organization_id}/users/out-user-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefacemchOrganizationsOrganizationIdUsersOutUserId(Chain);
     impl std::ops::Deref for V3OfflinefacemchOrganizationsOrganizationIdUsersOutUserId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10778,11 +11929,13 @@ mod tree {
     ///
     /// - `GET` `v3/offlinefacemch/organizations/{organization_id}/users/out-user-id/{out_user_id}`: 刷脸用户信息查询接口
     /// - `PATCH` `v3/offlinefacemch/organizations/{organization_id}/users/out-user-id/{out_user_id}`: 刷脸用户信息修改接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefacemchOrganizationsOrganizationIdUsersOutUserIdOutUserId(Chain);
     impl std::ops::Deref for V3OfflinefacemchOrganizationsOrganizationIdUsersOutUserIdOutUserId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/offlinefacemch/organizations/{organization_id}/users/user-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefacemchOrganizationsOrganizationIdUsersUserId(Chain);
     impl std::ops::Deref for V3OfflinefacemchOrganizationsOrganizationIdUsersUserId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10792,6 +11945,7 @@ mod tree {
     }
 
     /// `v3/offlinefacemch/organizations/{organization_id}/users/user-id/{user_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefacemchOrganizationsOrganizationIdUsersUserIdUserId(Chain);
     impl std::ops::Deref for V3OfflinefacemchOrganizationsOrganizationIdUsersUserIdUserId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10803,6 +11957,7 @@ mod tree {
     /// `v3/offlinefacemch/organizations/{organization_id}/users/user-id/{user_id}/terminate-contract`
     ///
     /// - `POST` `v3/offlinefacemch/organizations/{organization_id}/users/user-id/{user_id}/terminate-contract`: 解除刷脸用户签约关系接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefacemchOrganizationsOrganizationIdUsersUserIdUserIdTerminateContract(Chain);
     impl std::ops::Deref for V3OfflinefacemchOrganizationsOrganizationIdUsersUserIdUserIdTerminateContract { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10810,11 +11965,13 @@ mod tree {
     /// `v3/offlinefacemch/tokens`
     ///
     /// - `POST` `v3/offlinefacemch/tokens`: 获取凭证授权接口
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3OfflinefacemchTokens(Chain);
     impl std::ops::Deref for V3OfflinefacemchTokens { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/palmservice`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Palmservice(Chain);
     impl std::ops::Deref for V3Palmservice { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10824,6 +11981,7 @@ mod tree {
     }
 
     /// `v3/palmservice/authorization`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PalmserviceAuthorization(Chain);
     impl std::ops::Deref for V3PalmserviceAuthorization { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10835,6 +11993,7 @@ mod tree {
     }
 
     /// `v3/palmservice/authorization/openid`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PalmserviceAuthorizationOpenid(Chain);
     impl std::ops::Deref for V3PalmserviceAuthorizationOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10846,6 +12005,7 @@ mod tree {
     /// `v3/palmservice/authorization/openid/{openid}`
     ///
     /// - `GET` `v3/palmservice/authorization/openid/{openid}`: 查询刷掌授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PalmserviceAuthorizationOpenidOpenid(Chain);
     impl std::ops::Deref for V3PalmserviceAuthorizationOpenidOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10853,11 +12013,13 @@ mod tree {
     /// `v3/palmservice/authorization/preauthorize`
     ///
     /// - `POST` `v3/palmservice/authorization/preauthorize`: 服务关联预授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PalmserviceAuthorizationPreauthorize(Chain);
     impl std::ops::Deref for V3PalmserviceAuthorizationPreauthorize { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Papay(Chain);
     impl std::ops::Deref for V3Papay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10877,6 +12039,7 @@ mod tree {
     }
 
     /// `v3/papay/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayContracts(Chain);
     impl std::ops::Deref for V3PapayContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10886,6 +12049,7 @@ mod tree {
     }
 
     /// `v3/papay/contracts/{contract_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayContractsContractId(Chain);
     impl std::ops::Deref for V3PapayContractsContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10899,6 +12063,7 @@ mod tree {
     /// `v3/papay/contracts/{contract_id}/fail-notify`
     ///
     /// - `POST` `v3/papay/contracts/{contract_id}/fail-notify`: 重试扣费通知API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayContractsContractIdFailNotify(Chain);
     impl std::ops::Deref for V3PapayContractsContractIdFailNotify { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10906,11 +12071,13 @@ mod tree {
     /// `v3/papay/contracts/{contract_id}/notify`
     ///
     /// - `POST` `v3/papay/contracts/{contract_id}/notify`: 直连商户预扣费通知API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayContractsContractIdNotify(Chain);
     impl std::ops::Deref for V3PapayContractsContractIdNotify { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/insurance-pay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsurancePay(Chain);
     impl std::ops::Deref for V3PapayInsurancePay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10922,6 +12089,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-pay/policy-periods`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsurancePayPolicyPeriods(Chain);
     impl std::ops::Deref for V3PapayInsurancePayPolicyPeriods { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10931,6 +12099,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-pay/policy-periods/contract-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsurancePayPolicyPeriodsContractId(Chain);
     impl std::ops::Deref for V3PapayInsurancePayPolicyPeriodsContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10940,6 +12109,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-pay/policy-periods/contract-id/{contract_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsurancePayPolicyPeriodsContractIdContractId(Chain);
     impl std::ops::Deref for V3PapayInsurancePayPolicyPeriodsContractIdContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10949,6 +12119,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-pay/policy-periods/contract-id/{contract_id}/policy-period-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsurancePayPolicyPeriodsContractIdContractIdPolicyPeriodId(Chain);
     impl std::ops::Deref for V3PapayInsurancePayPolicyPeriodsContractIdContractIdPolicyPeriodId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10960,6 +12131,7 @@ mod tree {
     /// `v3/papay/insurance-pay/policy-periods/contract-id/{contract_id}/policy-period-id/{policy_period_id}`
     ///
     /// - `GET` `v3/papay/insurance-pay/policy-periods/contract-id/{contract_id}/policy-period-id/{policy_period_id}`: 保险商户查询保险自动续费预约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsurancePayPolicyPeriodsContractIdContractIdPolicyPeriodIdPolicyPeriodId(Chain);
     impl std::ops::Deref for V3PapayInsurancePayPolicyPeriodsContractIdContractIdPolicyPeriodIdPolicyPeriodId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10971,11 +12143,13 @@ mod tree {
     /// `v3/papay/insurance-pay/policy-periods/contract-id/{contract_id}/policy-period-id/{policy_period_id}/schedule`
     ///
     /// - `POST` `v3/papay/insurance-pay/policy-periods/contract-id/{contract_id}/policy-period-id/{policy_period_id}/schedule`: 保险商户预约保险自动续费API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsurancePayPolicyPeriodsContractIdContractIdPolicyPeriodIdPolicyPeriodIdSchedule(Chain);
     impl std::ops::Deref for V3PapayInsurancePayPolicyPeriodsContractIdContractIdPolicyPeriodIdPolicyPeriodIdSchedule { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/insurance-pay/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsurancePayTransactions(Chain);
     impl std::ops::Deref for V3PapayInsurancePayTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -10987,11 +12161,13 @@ mod tree {
     /// `v3/papay/insurance-pay/transactions/apply`
     ///
     /// - `POST` `v3/papay/insurance-pay/transactions/apply`: 保险商户受理保险自动续费扣款API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsurancePayTransactionsApply(Chain);
     impl std::ops::Deref for V3PapayInsurancePayTransactionsApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/insurance-sign`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSign(Chain);
     impl std::ops::Deref for V3PapayInsuranceSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11005,6 +12181,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-sign/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignContracts(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11016,6 +12193,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-sign/contracts/plan-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignContractsPlanId(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignContractsPlanId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11025,6 +12203,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-sign/contracts/plan-id/{plan_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignContractsPlanIdPlanId(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignContractsPlanIdPlanId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11036,6 +12215,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-sign/contracts/plan-id/{plan_id}/contract-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignContractsPlanIdPlanIdContractId(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignContractsPlanIdPlanIdContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11045,6 +12225,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-sign/contracts/plan-id/{plan_id}/contract-id/{contract_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignContractsPlanIdPlanIdContractIdContractId(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignContractsPlanIdPlanIdContractIdContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11056,11 +12237,13 @@ mod tree {
     /// `v3/papay/insurance-sign/contracts/plan-id/{plan_id}/contract-id/{contract_id}/renew`
     ///
     /// - `POST` `v3/papay/insurance-sign/contracts/plan-id/{plan_id}/contract-id/{contract_id}/renew`: 保险商户受理续期自动续费协议
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignContractsPlanIdPlanIdContractIdContractIdRenew(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignContractsPlanIdPlanIdContractIdContractIdRenew { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/insurance-sign/contracts/plan-id/{plan_id}/out-contract-code`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignContractsPlanIdPlanIdOutContractCode(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignContractsPlanIdPlanIdOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11072,6 +12255,7 @@ mod tree {
     /// `v3/papay/insurance-sign/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}`
     ///
     /// - `GET` `v3/papay/insurance-sign/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}`: 保险商户查询保险自动续费协议
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignContractsPlanIdPlanIdOutContractCodeOutContractCode(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignContractsPlanIdPlanIdOutContractCodeOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11083,11 +12267,13 @@ mod tree {
     /// `v3/papay/insurance-sign/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}/terminate`
     ///
     /// - `POST` `v3/papay/insurance-sign/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}/terminate`: 保险商户通过商户协议号解除保险自动续费协议
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignContractsPlanIdPlanIdOutContractCodeOutContractCodeTerminate(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignContractsPlanIdPlanIdOutContractCodeOutContractCodeTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/insurance-sign/contracts/pre-entrust-sign`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignContractsPreEntrustSign(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignContractsPreEntrustSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11105,6 +12291,7 @@ mod tree {
     /// `v3/papay/insurance-sign/contracts/pre-entrust-sign/app`
     ///
     /// - `POST` `v3/papay/insurance-sign/contracts/pre-entrust-sign/app`: 保险商户App预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignContractsPreEntrustSignApp(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignContractsPreEntrustSignApp { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11112,6 +12299,7 @@ mod tree {
     /// `v3/papay/insurance-sign/contracts/pre-entrust-sign/h5`
     ///
     /// - `POST` `v3/papay/insurance-sign/contracts/pre-entrust-sign/h5`: 保险商户H5预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignContractsPreEntrustSignH5(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignContractsPreEntrustSignH5 { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11119,6 +12307,7 @@ mod tree {
     /// `v3/papay/insurance-sign/contracts/pre-entrust-sign/jsapi`
     ///
     /// - `POST` `v3/papay/insurance-sign/contracts/pre-entrust-sign/jsapi`: 保险商户JSAPI预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignContractsPreEntrustSignJsapi(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignContractsPreEntrustSignJsapi { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11126,11 +12315,13 @@ mod tree {
     /// `v3/papay/insurance-sign/contracts/pre-entrust-sign/mini-program`
     ///
     /// - `POST` `v3/papay/insurance-sign/contracts/pre-entrust-sign/mini-program`: 保险商户小程序预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignContractsPreEntrustSignMiniProgram(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignContractsPreEntrustSignMiniProgram { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/insurance-sign/policy-periods`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignPolicyPeriods(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignPolicyPeriods { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11140,6 +12331,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-sign/policy-periods/plan-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignPolicyPeriodsPlanId(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignPolicyPeriodsPlanId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11149,6 +12341,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-sign/policy-periods/plan-id/{plan_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignPolicyPeriodsPlanIdPlanId(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignPolicyPeriodsPlanIdPlanId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11158,6 +12351,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-sign/policy-periods/plan-id/{plan_id}/contract-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignPolicyPeriodsPlanIdPlanIdContractId(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignPolicyPeriodsPlanIdPlanIdContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11167,6 +12361,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-sign/policy-periods/plan-id/{plan_id}/contract-id/{contract_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignPolicyPeriodsPlanIdPlanIdContractIdContractId(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignPolicyPeriodsPlanIdPlanIdContractIdContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11178,11 +12373,13 @@ mod tree {
     /// `v3/papay/insurance-sign/policy-periods/plan-id/{plan_id}/contract-id/{contract_id}/modify`
     ///
     /// - `POST` `v3/papay/insurance-sign/policy-periods/plan-id/{plan_id}/contract-id/{contract_id}/modify`: 保险商户修改保险扣费周期列表
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignPolicyPeriodsPlanIdPlanIdContractIdContractIdModify(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignPolicyPeriodsPlanIdPlanIdContractIdContractIdModify { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/insurance-sign/policy_periods`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignPolicyPeriods2(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignPolicyPeriods2 { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11192,6 +12389,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-sign/policy_periods/plan-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignPolicyPeriods2PlanId(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignPolicyPeriods2PlanId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11201,6 +12399,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-sign/policy_periods/plan-id/{plan_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignPolicyPeriods2PlanIdPlanId(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignPolicyPeriods2PlanIdPlanId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11210,6 +12409,7 @@ mod tree {
     }
 
     /// `v3/papay/insurance-sign/policy_periods/plan-id/{plan_id}/out-contract-code`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignPolicyPeriods2PlanIdPlanIdOutContractCode(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignPolicyPeriods2PlanIdPlanIdOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11221,11 +12421,13 @@ mod tree {
     /// `v3/papay/insurance-sign/policy_periods/plan-id/{plan_id}/out-contract-code/{out_contract_code}`
     ///
     /// - `GET` `v3/papay/insurance-sign/policy_periods/plan-id/{plan_id}/out-contract-code/{out_contract_code}`: 保险商户查询保险扣费周期列表API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayInsuranceSignPolicyPeriods2PlanIdPlanIdOutContractCodeOutContractCode(Chain);
     impl std::ops::Deref for V3PapayInsuranceSignPolicyPeriods2PlanIdPlanIdOutContractCodeOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/pay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPay(Chain);
     impl std::ops::Deref for V3PapayPay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11241,6 +12443,7 @@ mod tree {
     }
 
     /// `v3/papay/pay/harmony`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPayHarmony(Chain);
     impl std::ops::Deref for V3PapayPayHarmony { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11250,6 +12453,7 @@ mod tree {
     }
 
     /// `v3/papay/pay/harmony/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPayHarmonyTransactions(Chain);
     impl std::ops::Deref for V3PapayPayHarmonyTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11261,11 +12465,13 @@ mod tree {
     /// `v3/papay/pay/harmony/transactions/apply`
     ///
     /// - `POST` `v3/papay/pay/harmony/transactions/apply`: 代扣受理扣款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPayHarmonyTransactionsApply(Chain);
     impl std::ops::Deref for V3PapayPayHarmonyTransactionsApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/pay/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPayPartner(Chain);
     impl std::ops::Deref for V3PapayPayPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11277,6 +12483,7 @@ mod tree {
     }
 
     /// `v3/papay/pay/partner/schedules`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPayPartnerSchedules(Chain);
     impl std::ops::Deref for V3PapayPayPartnerSchedules { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11286,6 +12493,7 @@ mod tree {
     }
 
     /// `v3/papay/pay/partner/schedules/contract-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPayPartnerSchedulesContractId(Chain);
     impl std::ops::Deref for V3PapayPayPartnerSchedulesContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11297,6 +12505,7 @@ mod tree {
     /// `v3/papay/pay/partner/schedules/contract-id/{contract_id}`
     ///
     /// - `GET` `v3/papay/pay/partner/schedules/contract-id/{contract_id}`: 查询扣费预约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPayPartnerSchedulesContractIdContractId(Chain);
     impl std::ops::Deref for V3PapayPayPartnerSchedulesContractIdContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11308,11 +12517,13 @@ mod tree {
     /// `v3/papay/pay/partner/schedules/contract-id/{contract_id}/schedule`
     ///
     /// - `POST` `v3/papay/pay/partner/schedules/contract-id/{contract_id}/schedule`: 预约扣费API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPayPartnerSchedulesContractIdContractIdSchedule(Chain);
     impl std::ops::Deref for V3PapayPayPartnerSchedulesContractIdContractIdSchedule { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/pay/partner/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPayPartnerTransactions(Chain);
     impl std::ops::Deref for V3PapayPayPartnerTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11324,11 +12535,13 @@ mod tree {
     /// `v3/papay/pay/partner/transactions/apply`
     ///
     /// - `POST` `v3/papay/pay/partner/transactions/apply`: 受理扣款API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPayPartnerTransactionsApply(Chain);
     impl std::ops::Deref for V3PapayPayPartnerTransactionsApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/pay/schedules`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPaySchedules(Chain);
     impl std::ops::Deref for V3PapayPaySchedules { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11338,6 +12551,7 @@ mod tree {
     }
 
     /// `v3/papay/pay/schedules/contract-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPaySchedulesContractId(Chain);
     impl std::ops::Deref for V3PapayPaySchedulesContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11349,6 +12563,7 @@ mod tree {
     /// `v3/papay/pay/schedules/contract-id/{contract_id}`
     ///
     /// - `GET` `v3/papay/pay/schedules/contract-id/{contract_id}`: 查询扣费预约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPaySchedulesContractIdContractId(Chain);
     impl std::ops::Deref for V3PapayPaySchedulesContractIdContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11360,11 +12575,13 @@ mod tree {
     /// `v3/papay/pay/schedules/contract-id/{contract_id}/schedule`
     ///
     /// - `POST` `v3/papay/pay/schedules/contract-id/{contract_id}/schedule`: 预约扣费API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPaySchedulesContractIdContractIdSchedule(Chain);
     impl std::ops::Deref for V3PapayPaySchedulesContractIdContractIdSchedule { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/pay/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPayTransactions(Chain);
     impl std::ops::Deref for V3PapayPayTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11376,11 +12593,13 @@ mod tree {
     /// `v3/papay/pay/transactions/apply`
     ///
     /// - `POST` `v3/papay/pay/transactions/apply`: 受理扣款API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayPayTransactionsApply(Chain);
     impl std::ops::Deref for V3PapayPayTransactionsApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/scheduled-deduct-sign`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayScheduledDeductSign(Chain);
     impl std::ops::Deref for V3PapayScheduledDeductSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11392,6 +12611,7 @@ mod tree {
     }
 
     /// `v3/papay/scheduled-deduct-sign/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayScheduledDeductSignContracts(Chain);
     impl std::ops::Deref for V3PapayScheduledDeductSignContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11401,6 +12621,7 @@ mod tree {
     }
 
     /// `v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayScheduledDeductSignContractsPreEntrustSign(Chain);
     impl std::ops::Deref for V3PapayScheduledDeductSignContractsPreEntrustSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11418,6 +12639,7 @@ mod tree {
     /// `v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign/app`
     ///
     /// - `POST` `v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign/app`: App场景预约扣费类型签约的预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayScheduledDeductSignContractsPreEntrustSignApp(Chain);
     impl std::ops::Deref for V3PapayScheduledDeductSignContractsPreEntrustSignApp { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11425,6 +12647,7 @@ mod tree {
     /// `v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign/h5`
     ///
     /// - `POST` `v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign/h5`: H5场景预约扣费类型签约的预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayScheduledDeductSignContractsPreEntrustSignH5(Chain);
     impl std::ops::Deref for V3PapayScheduledDeductSignContractsPreEntrustSignH5 { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11432,6 +12655,7 @@ mod tree {
     /// `v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign/jsapi`
     ///
     /// - `POST` `v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign/jsapi`: JSAPI场景预约扣费类型签约的预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayScheduledDeductSignContractsPreEntrustSignJsapi(Chain);
     impl std::ops::Deref for V3PapayScheduledDeductSignContractsPreEntrustSignJsapi { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11439,11 +12663,13 @@ mod tree {
     /// `v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign/mini-program`
     ///
     /// - `POST` `v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign/mini-program`: 小程序场景预约扣费类型签约的预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayScheduledDeductSignContractsPreEntrustSignMiniProgram(Chain);
     impl std::ops::Deref for V3PapayScheduledDeductSignContractsPreEntrustSignMiniProgram { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/scheduled-deduct-sign/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayScheduledDeductSignPartner(Chain);
     impl std::ops::Deref for V3PapayScheduledDeductSignPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11453,6 +12679,7 @@ mod tree {
     }
 
     /// `v3/papay/scheduled-deduct-sign/partner/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayScheduledDeductSignPartnerContracts(Chain);
     impl std::ops::Deref for V3PapayScheduledDeductSignPartnerContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11462,6 +12689,7 @@ mod tree {
     }
 
     /// `v3/papay/scheduled-deduct-sign/partner/contracts/pre-entrust-sign`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayScheduledDeductSignPartnerContractsPreEntrustSign(Chain);
     impl std::ops::Deref for V3PapayScheduledDeductSignPartnerContractsPreEntrustSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11479,6 +12707,7 @@ mod tree {
     /// `v3/papay/scheduled-deduct-sign/partner/contracts/pre-entrust-sign/app`
     ///
     /// - `POST` `v3/papay/scheduled-deduct-sign/partner/contracts/pre-entrust-sign/app`: App场景预约扣费类型签约的预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayScheduledDeductSignPartnerContractsPreEntrustSignApp(Chain);
     impl std::ops::Deref for V3PapayScheduledDeductSignPartnerContractsPreEntrustSignApp { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11486,6 +12715,7 @@ mod tree {
     /// `v3/papay/scheduled-deduct-sign/partner/contracts/pre-entrust-sign/h5`
     ///
     /// - `POST` `v3/papay/scheduled-deduct-sign/partner/contracts/pre-entrust-sign/h5`: H5场景预约扣费类型签约的预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayScheduledDeductSignPartnerContractsPreEntrustSignH5(Chain);
     impl std::ops::Deref for V3PapayScheduledDeductSignPartnerContractsPreEntrustSignH5 { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11493,6 +12723,7 @@ mod tree {
     /// `v3/papay/scheduled-deduct-sign/partner/contracts/pre-entrust-sign/jsapi`
     ///
     /// - `POST` `v3/papay/scheduled-deduct-sign/partner/contracts/pre-entrust-sign/jsapi`: JSAPI场景预约扣费类型签约的预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayScheduledDeductSignPartnerContractsPreEntrustSignJsapi(Chain);
     impl std::ops::Deref for V3PapayScheduledDeductSignPartnerContractsPreEntrustSignJsapi { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11500,11 +12731,13 @@ mod tree {
     /// `v3/papay/scheduled-deduct-sign/partner/contracts/pre-entrust-sign/mini-program`
     ///
     /// - `POST` `v3/papay/scheduled-deduct-sign/partner/contracts/pre-entrust-sign/mini-program`: 小程序场景预约扣费类型签约的预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapayScheduledDeductSignPartnerContractsPreEntrustSignMiniProgram(Chain);
     impl std::ops::Deref for V3PapayScheduledDeductSignPartnerContractsPreEntrustSignMiniProgram { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/sign`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySign(Chain);
     impl std::ops::Deref for V3PapaySign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11516,6 +12749,7 @@ mod tree {
     }
 
     /// `v3/papay/sign/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignContracts(Chain);
     impl std::ops::Deref for V3PapaySignContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11529,6 +12763,7 @@ mod tree {
     }
 
     /// `v3/papay/sign/contracts/harmony-plan-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignContractsHarmonyPlanId(Chain);
     impl std::ops::Deref for V3PapaySignContractsHarmonyPlanId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11538,6 +12773,7 @@ mod tree {
     }
 
     /// `v3/papay/sign/contracts/harmony-plan-id/{plan_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignContractsHarmonyPlanIdPlanId(Chain);
     impl std::ops::Deref for V3PapaySignContractsHarmonyPlanIdPlanId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11547,6 +12783,7 @@ mod tree {
     }
 
     /// `v3/papay/sign/contracts/harmony-plan-id/{plan_id}/out-contract-code`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignContractsHarmonyPlanIdPlanIdOutContractCode(Chain);
     impl std::ops::Deref for V3PapaySignContractsHarmonyPlanIdPlanIdOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11558,11 +12795,13 @@ mod tree {
     /// `v3/papay/sign/contracts/harmony-plan-id/{plan_id}/out-contract-code/{out_contract_code}`
     ///
     /// - `GET` `v3/papay/sign/contracts/harmony-plan-id/{plan_id}/out-contract-code/{out_contract_code}`: 通过商户协议号查询委托代扣签约协议
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignContractsHarmonyPlanIdPlanIdOutContractCodeOutContractCode(Chain);
     impl std::ops::Deref for V3PapaySignContractsHarmonyPlanIdPlanIdOutContractCodeOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/sign/contracts/plan-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignContractsPlanId(Chain);
     impl std::ops::Deref for V3PapaySignContractsPlanId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11572,6 +12811,7 @@ mod tree {
     }
 
     /// `v3/papay/sign/contracts/plan-id/{plan_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignContractsPlanIdPlanId(Chain);
     impl std::ops::Deref for V3PapaySignContractsPlanIdPlanId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11581,6 +12821,7 @@ mod tree {
     }
 
     /// `v3/papay/sign/contracts/plan-id/{plan_id}/out-contract-code`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignContractsPlanIdPlanIdOutContractCode(Chain);
     impl std::ops::Deref for V3PapaySignContractsPlanIdPlanIdOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11592,6 +12833,7 @@ mod tree {
     /// `v3/papay/sign/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}`
     ///
     /// - `GET` `v3/papay/sign/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}`: 通过商户协议号查询委托代扣签约协议API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignContractsPlanIdPlanIdOutContractCodeOutContractCode(Chain);
     impl std::ops::Deref for V3PapaySignContractsPlanIdPlanIdOutContractCodeOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11603,6 +12845,7 @@ mod tree {
     /// `v3/papay/sign/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}/terminate`
     ///
     /// - `POST` `v3/papay/sign/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}/terminate`: 通过商户协议号解除委托代扣签约协议API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignContractsPlanIdPlanIdOutContractCodeOutContractCodeTerminate(Chain);
     impl std::ops::Deref for V3PapaySignContractsPlanIdPlanIdOutContractCodeOutContractCodeTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11610,11 +12853,13 @@ mod tree {
     /// `v3/papay/sign/contracts/pre-entrust-sign`
     ///
     /// - `POST` `v3/papay/sign/contracts/pre-entrust-sign`: 代扣预签约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignContractsPreEntrustSign(Chain);
     impl std::ops::Deref for V3PapaySignContractsPreEntrustSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/papay/sign/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignPartner(Chain);
     impl std::ops::Deref for V3PapaySignPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11624,6 +12869,7 @@ mod tree {
     }
 
     /// `v3/papay/sign/partner/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignPartnerContracts(Chain);
     impl std::ops::Deref for V3PapaySignPartnerContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11633,6 +12879,7 @@ mod tree {
     }
 
     /// `v3/papay/sign/partner/contracts/plan-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignPartnerContractsPlanId(Chain);
     impl std::ops::Deref for V3PapaySignPartnerContractsPlanId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11642,6 +12889,7 @@ mod tree {
     }
 
     /// `v3/papay/sign/partner/contracts/plan-id/{plan_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignPartnerContractsPlanIdPlanId(Chain);
     impl std::ops::Deref for V3PapaySignPartnerContractsPlanIdPlanId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11651,6 +12899,7 @@ mod tree {
     }
 
     /// `v3/papay/sign/partner/contracts/plan-id/{plan_id}/out-contract-code`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignPartnerContractsPlanIdPlanIdOutContractCode(Chain);
     impl std::ops::Deref for V3PapaySignPartnerContractsPlanIdPlanIdOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11662,6 +12911,7 @@ mod tree {
     /// `v3/papay/sign/partner/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}`
     ///
     /// - `GET` `v3/papay/sign/partner/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}`: 通过商户协议号查询委托代扣签约协议API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignPartnerContractsPlanIdPlanIdOutContractCodeOutContractCode(Chain);
     impl std::ops::Deref for V3PapaySignPartnerContractsPlanIdPlanIdOutContractCodeOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11673,11 +12923,13 @@ mod tree {
     /// `v3/papay/sign/partner/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}/terminate`
     ///
     /// - `POST` `v3/papay/sign/partner/contracts/plan-id/{plan_id}/out-contract-code/{out_contract_code}/terminate`: 通过商户协议号解除委托代扣签约协议API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PapaySignPartnerContractsPlanIdPlanIdOutContractCodeOutContractCodeTerminate(Chain);
     impl std::ops::Deref for V3PapaySignPartnerContractsPlanIdPlanIdOutContractCodeOutContractCodeTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/parking`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Parking(Chain);
     impl std::ops::Deref for V3Parking { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11687,6 +12939,7 @@ mod tree {
     }
 
     /// `v3/parking/reminders`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ParkingReminders(Chain);
     impl std::ops::Deref for V3ParkingReminders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11712,6 +12965,7 @@ mod tree {
     /// `v3/parking/reminders/application`
     ///
     /// - `POST` `v3/parking/reminders/application`: 提交停车场进件申请
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ParkingRemindersApplication(Chain);
     impl std::ops::Deref for V3ParkingRemindersApplication { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11725,6 +12979,7 @@ mod tree {
     /// `v3/parking/reminders/application/query`
     ///
     /// - `GET` `v3/parking/reminders/application/query`: 查询停车场进件申请单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ParkingRemindersApplicationQuery(Chain);
     impl std::ops::Deref for V3ParkingRemindersApplicationQuery { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11732,6 +12987,7 @@ mod tree {
     /// `v3/parking/reminders/application/withdraw`
     ///
     /// - `POST` `v3/parking/reminders/application/withdraw`: 撤回停车场进件申请
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ParkingRemindersApplicationWithdraw(Chain);
     impl std::ops::Deref for V3ParkingRemindersApplicationWithdraw { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11739,6 +12995,7 @@ mod tree {
     /// `v3/parking/reminders/applications`
     ///
     /// - `GET` `v3/parking/reminders/applications`: 查询停车场进件申请单列表
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ParkingRemindersApplications(Chain);
     impl std::ops::Deref for V3ParkingRemindersApplications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11746,6 +13003,7 @@ mod tree {
     /// `v3/parking/reminders/entry`
     ///
     /// - `POST` `v3/parking/reminders/entry`: 同步车辆入场通知
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ParkingRemindersEntry(Chain);
     impl std::ops::Deref for V3ParkingRemindersEntry { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11753,6 +13011,7 @@ mod tree {
     /// `v3/parking/reminders/exit`
     ///
     /// - `POST` `v3/parking/reminders/exit`: 同步车辆离场通知
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ParkingRemindersExit(Chain);
     impl std::ops::Deref for V3ParkingRemindersExit { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11760,6 +13019,7 @@ mod tree {
     /// `v3/parking/reminders/ext-payment`
     ///
     /// - `POST` `v3/parking/reminders/ext-payment`: 同步非临停扩展支付
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ParkingRemindersExtPayment(Chain);
     impl std::ops::Deref for V3ParkingRemindersExtPayment { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11767,6 +13027,7 @@ mod tree {
     /// `v3/parking/reminders/parking-fee`
     ///
     /// - `POST` `v3/parking/reminders/parking-fee`: 查询停车费用
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ParkingRemindersParkingFee(Chain);
     impl std::ops::Deref for V3ParkingRemindersParkingFee { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11774,6 +13035,7 @@ mod tree {
     /// `v3/parking/reminders/parking-lot`
     ///
     /// - `GET` `v3/parking/reminders/parking-lot`: 查询停车场信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ParkingRemindersParkingLot(Chain);
     impl std::ops::Deref for V3ParkingRemindersParkingLot { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11781,11 +13043,13 @@ mod tree {
     /// `v3/parking/reminders/payment`
     ///
     /// - `POST` `v3/parking/reminders/payment`: 同步支付结果通知
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ParkingRemindersPayment(Chain);
     impl std::ops::Deref for V3ParkingRemindersPayment { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/partner-papay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerPapay(Chain);
     impl std::ops::Deref for V3PartnerPapay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11795,6 +13059,7 @@ mod tree {
     }
 
     /// `v3/partner-papay/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerPapayContracts(Chain);
     impl std::ops::Deref for V3PartnerPapayContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11804,6 +13069,7 @@ mod tree {
     }
 
     /// `v3/partner-papay/contracts/{contract_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerPapayContractsContractId(Chain);
     impl std::ops::Deref for V3PartnerPapayContractsContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11817,6 +13083,7 @@ mod tree {
     /// `v3/partner-papay/contracts/{contract_id}/fail-notify`
     ///
     /// - `POST` `v3/partner-papay/contracts/{contract_id}/fail-notify`: 服务商商户重试扣费通知API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerPapayContractsContractIdFailNotify(Chain);
     impl std::ops::Deref for V3PartnerPapayContractsContractIdFailNotify { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11824,11 +13091,13 @@ mod tree {
     /// `v3/partner-papay/contracts/{contract_id}/notify`
     ///
     /// - `POST` `v3/partner-papay/contracts/{contract_id}/notify`: 服务商商户预扣费通知API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerPapayContractsContractIdNotify(Chain);
     impl std::ops::Deref for V3PartnerPapayContractsContractIdNotify { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/partner-transfer`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerTransfer(Chain);
     impl std::ops::Deref for V3PartnerTransfer { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11840,6 +13109,7 @@ mod tree {
     /// `v3/partner-transfer/batches`
     ///
     /// - `POST` `v3/partner-transfer/batches`: 发起批量转账API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerTransferBatches(Chain);
     impl std::ops::Deref for V3PartnerTransferBatches { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11851,6 +13121,7 @@ mod tree {
     }
 
     /// `v3/partner-transfer/batches/batch-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerTransferBatchesBatchId(Chain);
     impl std::ops::Deref for V3PartnerTransferBatchesBatchId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11862,6 +13133,7 @@ mod tree {
     /// `v3/partner-transfer/batches/batch-id/{batch_id}`
     ///
     /// - `GET` `v3/partner-transfer/batches/batch-id/{batch_id}`: 微信支付批次单号查询批次单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerTransferBatchesBatchIdBatchId(Chain);
     impl std::ops::Deref for V3PartnerTransferBatchesBatchIdBatchId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11871,6 +13143,7 @@ mod tree {
     }
 
     /// `v3/partner-transfer/batches/batch-id/{batch_id}/details`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerTransferBatchesBatchIdBatchIdDetails(Chain);
     impl std::ops::Deref for V3PartnerTransferBatchesBatchIdBatchIdDetails { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11880,6 +13153,7 @@ mod tree {
     }
 
     /// `v3/partner-transfer/batches/batch-id/{batch_id}/details/detail-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerTransferBatchesBatchIdBatchIdDetailsDetailId(Chain);
     impl std::ops::Deref for V3PartnerTransferBatchesBatchIdBatchIdDetailsDetailId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11891,11 +13165,13 @@ mod tree {
     /// `v3/partner-transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}`
     ///
     /// - `GET` `v3/partner-transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}`: 微信支付明细单号查询明细单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerTransferBatchesBatchIdBatchIdDetailsDetailIdDetailId(Chain);
     impl std::ops::Deref for V3PartnerTransferBatchesBatchIdBatchIdDetailsDetailIdDetailId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/partner-transfer/batches/out-batch-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerTransferBatchesOutBatchNo(Chain);
     impl std::ops::Deref for V3PartnerTransferBatchesOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11907,6 +13183,7 @@ mod tree {
     /// `v3/partner-transfer/batches/out-batch-no/{out_batch_no}`
     ///
     /// - `GET` `v3/partner-transfer/batches/out-batch-no/{out_batch_no}`: 商家批次单号查询批次单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerTransferBatchesOutBatchNoOutBatchNo(Chain);
     impl std::ops::Deref for V3PartnerTransferBatchesOutBatchNoOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11916,6 +13193,7 @@ mod tree {
     }
 
     /// `v3/partner-transfer/batches/out-batch-no/{out_batch_no}/details`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerTransferBatchesOutBatchNoOutBatchNoDetails(Chain);
     impl std::ops::Deref for V3PartnerTransferBatchesOutBatchNoOutBatchNoDetails { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11925,6 +13203,7 @@ mod tree {
     }
 
     /// `v3/partner-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNo(Chain);
     impl std::ops::Deref for V3PartnerTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11936,11 +13215,13 @@ mod tree {
     /// `v3/partner-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}`
     ///
     /// - `GET` `v3/partner-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}`: 商家明细单号查询明细单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PartnerTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNoOutDetailNo(Chain);
     impl std::ops::Deref for V3PartnerTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNoOutDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/password-exempt-contract`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContract(Chain);
     impl std::ops::Deref for V3PasswordExemptContract { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11950,6 +13231,7 @@ mod tree {
     }
 
     /// `v3/password-exempt-contract/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContracts(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11967,6 +13249,7 @@ mod tree {
     }
 
     /// `v3/password-exempt-contract/contracts/ecommerce`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsEcommerce(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsEcommerce { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11976,6 +13259,7 @@ mod tree {
     }
 
     /// `v3/password-exempt-contract/contracts/ecommerce/pre-entrust-sign`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsEcommercePreEntrustSign(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsEcommercePreEntrustSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11989,6 +13273,7 @@ mod tree {
     /// `v3/password-exempt-contract/contracts/ecommerce/pre-entrust-sign/mini-program`
     ///
     /// - `POST` `v3/password-exempt-contract/contracts/ecommerce/pre-entrust-sign/mini-program`: 电商收付通模式小程序场景预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsEcommercePreEntrustSignMiniProgram(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsEcommercePreEntrustSignMiniProgram { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -11996,11 +13281,13 @@ mod tree {
     /// `v3/password-exempt-contract/contracts/ecommerce/pre-entrust-sign/pay-redirect-sign`
     ///
     /// - `POST` `v3/password-exempt-contract/contracts/ecommerce/pre-entrust-sign/pay-redirect-sign`: 电商收付通模式支付后场景预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsEcommercePreEntrustSignPayRedirectSign(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsEcommercePreEntrustSignPayRedirectSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/password-exempt-contract/contracts/normal`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsNormal(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsNormal { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12010,6 +13297,7 @@ mod tree {
     }
 
     /// `v3/password-exempt-contract/contracts/normal/pre-entrust-sign`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsNormalPreEntrustSign(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsNormalPreEntrustSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12023,6 +13311,7 @@ mod tree {
     /// `v3/password-exempt-contract/contracts/normal/pre-entrust-sign/mini-program`
     ///
     /// - `POST` `v3/password-exempt-contract/contracts/normal/pre-entrust-sign/mini-program`: 直连商户模式小程序场景预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsNormalPreEntrustSignMiniProgram(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsNormalPreEntrustSignMiniProgram { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12030,11 +13319,13 @@ mod tree {
     /// `v3/password-exempt-contract/contracts/normal/pre-entrust-sign/pay-redirect-sign`
     ///
     /// - `POST` `v3/password-exempt-contract/contracts/normal/pre-entrust-sign/pay-redirect-sign`: 直连商户模式支付后场景预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsNormalPreEntrustSignPayRedirectSign(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsNormalPreEntrustSignPayRedirectSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/password-exempt-contract/contracts/qs`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsQs(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsQs { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12044,6 +13335,7 @@ mod tree {
     }
 
     /// `v3/password-exempt-contract/contracts/qs/pre-entrust-sign`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsQsPreEntrustSign(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsQsPreEntrustSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12057,6 +13349,7 @@ mod tree {
     /// `v3/password-exempt-contract/contracts/qs/pre-entrust-sign/mini-program`
     ///
     /// - `POST` `v3/password-exempt-contract/contracts/qs/pre-entrust-sign/mini-program`: 清算机构模式小程序场景预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsQsPreEntrustSignMiniProgram(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsQsPreEntrustSignMiniProgram { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12064,11 +13357,13 @@ mod tree {
     /// `v3/password-exempt-contract/contracts/qs/pre-entrust-sign/pay-redirect-sign`
     ///
     /// - `POST` `v3/password-exempt-contract/contracts/qs/pre-entrust-sign/pay-redirect-sign`: 清算机构模式支付后场景预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsQsPreEntrustSignPayRedirectSign(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsQsPreEntrustSignPayRedirectSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/password-exempt-contract/contracts/service-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsServiceId(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsServiceId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12078,6 +13373,7 @@ mod tree {
     }
 
     /// `v3/password-exempt-contract/contracts/service-id/{service_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsServiceIdServiceId(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsServiceIdServiceId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12087,6 +13383,7 @@ mod tree {
     }
 
     /// `v3/password-exempt-contract/contracts/service-id/{service_id}/out-contract-code`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsServiceIdServiceIdOutContractCode(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsServiceIdServiceIdOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12098,6 +13395,7 @@ mod tree {
     /// `v3/password-exempt-contract/contracts/service-id/{service_id}/out-contract-code/{out_contract_code}`
     ///
     /// - `GET` `v3/password-exempt-contract/contracts/service-id/{service_id}/out-contract-code/{out_contract_code}`: 商户通过商户协议号查询协议API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsServiceIdServiceIdOutContractCodeOutContractCode(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsServiceIdServiceIdOutContractCodeOutContractCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12109,11 +13407,13 @@ mod tree {
     /// `v3/password-exempt-contract/contracts/service-id/{service_id}/out-contract-code/{out_contract_code}/terminate`
     ///
     /// - `POST` `v3/password-exempt-contract/contracts/service-id/{service_id}/out-contract-code/{out_contract_code}/terminate`: 商户通过商户协议号解约协议API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsServiceIdServiceIdOutContractCodeOutContractCodeTerminate(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsServiceIdServiceIdOutContractCodeOutContractCodeTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/password-exempt-contract/contracts/service-provider`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsServiceProvider(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsServiceProvider { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12123,6 +13423,7 @@ mod tree {
     }
 
     /// `v3/password-exempt-contract/contracts/service-provider/pre-entrust-sign`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsServiceProviderPreEntrustSign(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsServiceProviderPreEntrustSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12136,6 +13437,7 @@ mod tree {
     /// `v3/password-exempt-contract/contracts/service-provider/pre-entrust-sign/mini-program`
     ///
     /// - `POST` `v3/password-exempt-contract/contracts/service-provider/pre-entrust-sign/mini-program`: 服务商模式小程序场景预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsServiceProviderPreEntrustSignMiniProgram(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsServiceProviderPreEntrustSignMiniProgram { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12143,11 +13445,13 @@ mod tree {
     /// `v3/password-exempt-contract/contracts/service-provider/pre-entrust-sign/pay-redirect-sign`
     ///
     /// - `POST` `v3/password-exempt-contract/contracts/service-provider/pre-entrust-sign/pay-redirect-sign`: 服务商模式支付后场景预签约API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PasswordExemptContractContractsServiceProviderPreEntrustSignPayRedirectSign(Chain);
     impl std::ops::Deref for V3PasswordExemptContractContractsServiceProviderPreEntrustSignPayRedirectSign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/pay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Pay(Chain);
     impl std::ops::Deref for V3Pay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12163,6 +13467,7 @@ mod tree {
     }
 
     /// `v3/pay/acquiring-bank`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayAcquiringBank(Chain);
     impl std::ops::Deref for V3PayAcquiringBank { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12172,6 +13477,7 @@ mod tree {
     }
 
     /// `v3/pay/acquiring-bank/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayAcquiringBankTransactions(Chain);
     impl std::ops::Deref for V3PayAcquiringBankTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12183,11 +13489,13 @@ mod tree {
     /// `v3/pay/acquiring-bank/transactions/exposure`
     ///
     /// - `POST` `v3/pay/acquiring-bank/transactions/exposure`: 微信分付-支付方式前置服务
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayAcquiringBankTransactionsExposure(Chain);
     impl std::ops::Deref for V3PayAcquiringBankTransactionsExposure { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/pay/instal`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayInstal(Chain);
     impl std::ops::Deref for V3PayInstal { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12201,11 +13509,13 @@ mod tree {
     /// `v3/pay/instal/exposure`
     ///
     /// - `POST` `v3/pay/instal/exposure`: 商户贴息-获取微信分付曝光建议
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayInstalExposure(Chain);
     impl std::ops::Deref for V3PayInstalExposure { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/pay/instal/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayInstalPartner(Chain);
     impl std::ops::Deref for V3PayInstalPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12217,11 +13527,13 @@ mod tree {
     /// `v3/pay/instal/partner/exposure`
     ///
     /// - `POST` `v3/pay/instal/partner/exposure`: 商户贴息-获取微信分付曝光建议
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayInstalPartnerExposure(Chain);
     impl std::ops::Deref for V3PayInstalPartnerExposure { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/pay/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartner(Chain);
     impl std::ops::Deref for V3PayPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12231,6 +13543,7 @@ mod tree {
     }
 
     /// `v3/pay/partner/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactions(Chain);
     impl std::ops::Deref for V3PayPartnerTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12264,6 +13577,7 @@ mod tree {
     /// `v3/pay/partner/transactions/app`
     ///
     /// - `POST` `v3/pay/partner/transactions/app`: APP下单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsApp(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsApp { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12271,6 +13585,7 @@ mod tree {
     /// `v3/pay/partner/transactions/app-with-contract`
     ///
     /// - `POST` `v3/pay/partner/transactions/app-with-contract`: APP下单并签约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsAppWithContract(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsAppWithContract { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12278,6 +13593,7 @@ mod tree {
     /// `v3/pay/partner/transactions/codepay`
     ///
     /// - `POST` `v3/pay/partner/transactions/codepay`: 付款码支付
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsCodepay(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsCodepay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12285,6 +13601,7 @@ mod tree {
     /// `v3/pay/partner/transactions/exposure`
     ///
     /// - `POST` `v3/pay/partner/transactions/exposure`: 微信分付-支付方式前置服务
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsExposure(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsExposure { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12292,11 +13609,13 @@ mod tree {
     /// `v3/pay/partner/transactions/h5`
     ///
     /// - `POST` `v3/pay/partner/transactions/h5`: H5下单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsH5(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsH5 { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/pay/partner/transactions/id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsId(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12308,6 +13627,7 @@ mod tree {
     /// `v3/pay/partner/transactions/id/{transaction_id}`
     ///
     /// - `GET` `v3/pay/partner/transactions/id/{transaction_id}`: 微信支付订单号查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsIdTransactionId(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsIdTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12315,6 +13635,7 @@ mod tree {
     /// `v3/pay/partner/transactions/jsapi`
     ///
     /// - `POST` `v3/pay/partner/transactions/jsapi`: JSAPI下单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsJsapi(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsJsapi { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12322,6 +13643,7 @@ mod tree {
     /// `v3/pay/partner/transactions/jsapi-with-contract`
     ///
     /// - `POST` `v3/pay/partner/transactions/jsapi-with-contract`: JSAPI下单并授权/签约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsJsapiWithContract(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsJsapiWithContract { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12329,6 +13651,7 @@ mod tree {
     /// `v3/pay/partner/transactions/miniprogram`
     ///
     /// - `POST` `v3/pay/partner/transactions/miniprogram`: 小程序支付下单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsMiniprogram(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsMiniprogram { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12336,11 +13659,13 @@ mod tree {
     /// `v3/pay/partner/transactions/native`
     ///
     /// - `POST` `v3/pay/partner/transactions/native`: Native下单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsNative(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsNative { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/pay/partner/transactions/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsOutTradeNo(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12352,6 +13677,7 @@ mod tree {
     /// `v3/pay/partner/transactions/out-trade-no/{out_trade_no}`
     ///
     /// - `GET` `v3/pay/partner/transactions/out-trade-no/{out_trade_no}`: 商户订单号查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12365,6 +13691,7 @@ mod tree {
     /// `v3/pay/partner/transactions/out-trade-no/{out_trade_no}/close`
     ///
     /// - `POST` `v3/pay/partner/transactions/out-trade-no/{out_trade_no}/close`: 关单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsOutTradeNoOutTradeNoClose(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsOutTradeNoOutTradeNoClose { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12372,6 +13699,7 @@ mod tree {
     /// `v3/pay/partner/transactions/out-trade-no/{out_trade_no}/reverse`
     ///
     /// - `POST` `v3/pay/partner/transactions/out-trade-no/{out_trade_no}/reverse`: 撤销
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsOutTradeNoOutTradeNoReverse(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsOutTradeNoOutTradeNoReverse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12379,11 +13707,13 @@ mod tree {
     /// `v3/pay/partner/transactions/scannedpos`
     ///
     /// - `POST` `v3/pay/partner/transactions/scannedpos`: 扫码支付下单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayPartnerTransactionsScannedpos(Chain);
     impl std::ops::Deref for V3PayPartnerTransactionsScannedpos { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/pay/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayTransactions(Chain);
     impl std::ops::Deref for V3PayTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12413,6 +13743,7 @@ mod tree {
     /// `v3/pay/transactions/app`
     ///
     /// - `POST` `v3/pay/transactions/app`: APP下单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayTransactionsApp(Chain);
     impl std::ops::Deref for V3PayTransactionsApp { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12420,6 +13751,7 @@ mod tree {
     /// `v3/pay/transactions/app-with-contract`
     ///
     /// - `POST` `v3/pay/transactions/app-with-contract`: APP下单并签约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayTransactionsAppWithContract(Chain);
     impl std::ops::Deref for V3PayTransactionsAppWithContract { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12427,6 +13759,7 @@ mod tree {
     /// `v3/pay/transactions/codepay`
     ///
     /// - `POST` `v3/pay/transactions/codepay`: 付款码支付
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayTransactionsCodepay(Chain);
     impl std::ops::Deref for V3PayTransactionsCodepay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12434,6 +13767,7 @@ mod tree {
     /// `v3/pay/transactions/exposure`
     ///
     /// - `POST` `v3/pay/transactions/exposure`: 微信分付-支付方式前置服务
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayTransactionsExposure(Chain);
     impl std::ops::Deref for V3PayTransactionsExposure { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12441,11 +13775,13 @@ mod tree {
     /// `v3/pay/transactions/h5`
     ///
     /// - `POST` `v3/pay/transactions/h5`: H5下单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayTransactionsH5(Chain);
     impl std::ops::Deref for V3PayTransactionsH5 { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/pay/transactions/id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayTransactionsId(Chain);
     impl std::ops::Deref for V3PayTransactionsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12457,6 +13793,7 @@ mod tree {
     /// `v3/pay/transactions/id/{transaction_id}`
     ///
     /// - `GET` `v3/pay/transactions/id/{transaction_id}`: 微信支付订单号查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayTransactionsIdTransactionId(Chain);
     impl std::ops::Deref for V3PayTransactionsIdTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12464,6 +13801,7 @@ mod tree {
     /// `v3/pay/transactions/jsapi`
     ///
     /// - `POST` `v3/pay/transactions/jsapi`: JSAPI下单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayTransactionsJsapi(Chain);
     impl std::ops::Deref for V3PayTransactionsJsapi { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12471,6 +13809,7 @@ mod tree {
     /// `v3/pay/transactions/jsapi-with-contract`
     ///
     /// - `POST` `v3/pay/transactions/jsapi-with-contract`: JSAPI下单并授权/签约
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayTransactionsJsapiWithContract(Chain);
     impl std::ops::Deref for V3PayTransactionsJsapiWithContract { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12478,11 +13817,13 @@ mod tree {
     /// `v3/pay/transactions/native`
     ///
     /// - `POST` `v3/pay/transactions/native`: Native下单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayTransactionsNative(Chain);
     impl std::ops::Deref for V3PayTransactionsNative { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/pay/transactions/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayTransactionsOutTradeNo(Chain);
     impl std::ops::Deref for V3PayTransactionsOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12494,6 +13835,7 @@ mod tree {
     /// `v3/pay/transactions/out-trade-no/{out_trade_no}`
     ///
     /// - `GET` `v3/pay/transactions/out-trade-no/{out_trade_no}`: 商户订单号查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayTransactionsOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for V3PayTransactionsOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12507,6 +13849,7 @@ mod tree {
     /// `v3/pay/transactions/out-trade-no/{out_trade_no}/close`
     ///
     /// - `POST` `v3/pay/transactions/out-trade-no/{out_trade_no}/close`: 关单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayTransactionsOutTradeNoOutTradeNoClose(Chain);
     impl std::ops::Deref for V3PayTransactionsOutTradeNoOutTradeNoClose { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12514,11 +13857,13 @@ mod tree {
     /// `v3/pay/transactions/out-trade-no/{out_trade_no}/reverse`
     ///
     /// - `POST` `v3/pay/transactions/out-trade-no/{out_trade_no}/reverse`: 撤销
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayTransactionsOutTradeNoOutTradeNoReverse(Chain);
     impl std::ops::Deref for V3PayTransactionsOutTradeNoOutTradeNoReverse { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/pay-devices`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayDevices(Chain);
     impl std::ops::Deref for V3PayDevices { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12532,6 +13877,7 @@ mod tree {
     }
 
     /// `v3/pay-devices/open-scenario-speaker`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayDevicesOpenScenarioSpeaker(Chain);
     impl std::ops::Deref for V3PayDevicesOpenScenarioSpeaker { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12543,6 +13889,7 @@ mod tree {
     /// `v3/pay-devices/open-scenario-speaker/{device_sn}`
     ///
     /// - `GET` `v3/pay-devices/open-scenario-speaker/{device_sn}`: 查询音箱绑定信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayDevicesOpenScenarioSpeakerDeviceSn(Chain);
     impl std::ops::Deref for V3PayDevicesOpenScenarioSpeakerDeviceSn { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12558,6 +13905,7 @@ mod tree {
     /// `v3/pay-devices/open-scenario-speaker/{device_sn}/bind`
     ///
     /// - `POST` `v3/pay-devices/open-scenario-speaker/{device_sn}/bind`: 绑定音箱设备码牌
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayDevicesOpenScenarioSpeakerDeviceSnBind(Chain);
     impl std::ops::Deref for V3PayDevicesOpenScenarioSpeakerDeviceSnBind { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12565,6 +13913,7 @@ mod tree {
     /// `v3/pay-devices/open-scenario-speaker/{device_sn}/prebind`
     ///
     /// - `POST` `v3/pay-devices/open-scenario-speaker/{device_sn}/prebind`: 出厂预绑定音箱和码牌
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayDevicesOpenScenarioSpeakerDeviceSnPrebind(Chain);
     impl std::ops::Deref for V3PayDevicesOpenScenarioSpeakerDeviceSnPrebind { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12572,11 +13921,13 @@ mod tree {
     /// `v3/pay-devices/open-scenario-speaker/{device_sn}/unbind`
     ///
     /// - `POST` `v3/pay-devices/open-scenario-speaker/{device_sn}/unbind`: 解绑音箱设备码牌
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayDevicesOpenScenarioSpeakerDeviceSnUnbind(Chain);
     impl std::ops::Deref for V3PayDevicesOpenScenarioSpeakerDeviceSnUnbind { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/pay-devices/open-scenario-speakerorder`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayDevicesOpenScenarioSpeakerorder(Chain);
     impl std::ops::Deref for V3PayDevicesOpenScenarioSpeakerorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12586,6 +13937,7 @@ mod tree {
     }
 
     /// `v3/pay-devices/open-scenario-speakerorder/{transaction_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayDevicesOpenScenarioSpeakerorderTransactionId(Chain);
     impl std::ops::Deref for V3PayDevicesOpenScenarioSpeakerorderTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12597,11 +13949,13 @@ mod tree {
     /// `v3/pay-devices/open-scenario-speakerorder/{transaction_id}/report`
     ///
     /// - `POST` `v3/pay-devices/open-scenario-speakerorder/{transaction_id}/report`: 码牌支付结果上报
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayDevicesOpenScenarioSpeakerorderTransactionIdReport(Chain);
     impl std::ops::Deref for V3PayDevicesOpenScenarioSpeakerorderTransactionIdReport { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/pay-devices/printers`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayDevicesPrinters(Chain);
     impl std::ops::Deref for V3PayDevicesPrinters { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12611,6 +13965,7 @@ mod tree {
     }
 
     /// `v3/pay-devices/printers/{device_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayDevicesPrintersDeviceId(Chain);
     impl std::ops::Deref for V3PayDevicesPrintersDeviceId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12622,6 +13977,7 @@ mod tree {
     /// `v3/pay-devices/printers/{device_id}/print-orders`
     ///
     /// - `POST` `v3/pay-devices/printers/{device_id}/print-orders`: 小票机打印
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayDevicesPrintersDeviceIdPrintOrders(Chain);
     impl std::ops::Deref for V3PayDevicesPrintersDeviceIdPrintOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12633,11 +13989,13 @@ mod tree {
     /// `v3/pay-devices/printers/{device_id}/print-orders/{print_order_no}`
     ///
     /// - `GET` `v3/pay-devices/printers/{device_id}/print-orders/{print_order_no}`: 查询订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayDevicesPrintersDeviceIdPrintOrdersPrintOrderNo(Chain);
     impl std::ops::Deref for V3PayDevicesPrintersDeviceIdPrintOrdersPrintOrderNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payroll-card`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayrollCard(Chain);
     impl std::ops::Deref for V3PayrollCard { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12657,6 +14015,7 @@ mod tree {
     /// `v3/payroll-card/authentications`
     ///
     /// - `GET` `v3/payroll-card/authentications`: 查询核身记录API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayrollCardAuthentications(Chain);
     impl std::ops::Deref for V3PayrollCardAuthentications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12672,6 +14031,7 @@ mod tree {
     /// `v3/payroll-card/authentications/pre-order`
     ///
     /// - `POST` `v3/payroll-card/authentications/pre-order`: 微工卡核身预下单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayrollCardAuthenticationsPreOrder(Chain);
     impl std::ops::Deref for V3PayrollCardAuthenticationsPreOrder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12679,6 +14039,7 @@ mod tree {
     /// `v3/payroll-card/authentications/pre-order-with-auth`
     ///
     /// - `POST` `v3/payroll-card/authentications/pre-order-with-auth`: 微工卡核身预下单（流程中完成授权）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayrollCardAuthenticationsPreOrderWithAuth(Chain);
     impl std::ops::Deref for V3PayrollCardAuthenticationsPreOrderWithAuth { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12686,11 +14047,13 @@ mod tree {
     /// `v3/payroll-card/authentications/{authenticate_number}`
     ///
     /// - `GET` `v3/payroll-card/authentications/{authenticate_number}`: 获取核身结果API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayrollCardAuthenticationsAuthenticateNumber(Chain);
     impl std::ops::Deref for V3PayrollCardAuthenticationsAuthenticateNumber { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payroll-card/relations`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayrollCardRelations(Chain);
     impl std::ops::Deref for V3PayrollCardRelations { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12702,6 +14065,7 @@ mod tree {
     /// `v3/payroll-card/relations/{openid}`
     ///
     /// - `GET` `v3/payroll-card/relations/{openid}`: 查询微工卡授权关系API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayrollCardRelationsOpenid(Chain);
     impl std::ops::Deref for V3PayrollCardRelationsOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12709,6 +14073,7 @@ mod tree {
     /// `v3/payroll-card/tokens`
     ///
     /// - `POST` `v3/payroll-card/tokens`: 生成授权token API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayrollCardTokens(Chain);
     impl std::ops::Deref for V3PayrollCardTokens { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12716,11 +14081,13 @@ mod tree {
     /// `v3/payroll-card/transfer-batches`
     ///
     /// - `POST` `v3/payroll-card/transfer-batches`: 发起批量转账API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayrollCardTransferBatches(Chain);
     impl std::ops::Deref for V3PayrollCardTransferBatches { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payroll-card/wesure`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayrollCardWesure(Chain);
     impl std::ops::Deref for V3PayrollCardWesure { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12734,6 +14101,7 @@ mod tree {
     /// `v3/payroll-card/wesure/insurance`
     ///
     /// - `POST` `v3/payroll-card/wesure/insurance`: 生成投保结果API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayrollCardWesureInsurance(Chain);
     impl std::ops::Deref for V3PayrollCardWesureInsurance { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12741,11 +14109,13 @@ mod tree {
     /// `v3/payroll-card/wesure/token-validations`
     ///
     /// - `POST` `v3/payroll-card/wesure/token-validations`: 校验核身结果API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayrollCardWesureTokenValidations(Chain);
     impl std::ops::Deref for V3PayrollCardWesureTokenValidations { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payscore`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Payscore(Chain);
     impl std::ops::Deref for V3Payscore { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12779,6 +14149,7 @@ mod tree {
     }
 
     /// `v3/payscore/acquiringbank`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreAcquiringbank(Chain);
     impl std::ops::Deref for V3PayscoreAcquiringbank { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12794,6 +14165,7 @@ mod tree {
     /// `v3/payscore/acquiringbank/permissions`
     ///
     /// - `POST` `v3/payscore/acquiringbank/permissions`: 从业机构预授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreAcquiringbankPermissions(Chain);
     impl std::ops::Deref for V3PayscoreAcquiringbankPermissions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12803,6 +14175,7 @@ mod tree {
     }
 
     /// `v3/payscore/acquiringbank/permissions/authorization-code`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreAcquiringbankPermissionsAuthorizationCode(Chain);
     impl std::ops::Deref for V3PayscoreAcquiringbankPermissionsAuthorizationCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12814,6 +14187,7 @@ mod tree {
     /// `v3/payscore/acquiringbank/permissions/authorization-code/{authorization_code}`
     ///
     /// - `GET` `v3/payscore/acquiringbank/permissions/authorization-code/{authorization_code}`: 从业机构查询与用户授权记录（授权协议号）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreAcquiringbankPermissionsAuthorizationCodeAuthorizationCode(Chain);
     impl std::ops::Deref for V3PayscoreAcquiringbankPermissionsAuthorizationCodeAuthorizationCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12825,6 +14199,7 @@ mod tree {
     /// `v3/payscore/acquiringbank/permissions/authorization-code/{authorization_code}/terminate`
     ///
     /// - `POST` `v3/payscore/acquiringbank/permissions/authorization-code/{authorization_code}/terminate`: 从业机构解除用户授权关系（授权协议号）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreAcquiringbankPermissionsAuthorizationCodeAuthorizationCodeTerminate(Chain);
     impl std::ops::Deref for V3PayscoreAcquiringbankPermissionsAuthorizationCodeAuthorizationCodeTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12833,6 +14208,7 @@ mod tree {
     ///
     /// - `GET` `v3/payscore/acquiringbank/serviceorder`: 从业机构查询微信支付分订单
     /// - `POST` `v3/payscore/acquiringbank/serviceorder`: 从业机构创建微信支付分订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreAcquiringbankServiceorder(Chain);
     impl std::ops::Deref for V3PayscoreAcquiringbankServiceorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12846,11 +14222,13 @@ mod tree {
     /// `v3/payscore/acquiringbank/serviceorder/deduction`
     ///
     /// - `GET` `v3/payscore/acquiringbank/serviceorder/deduction`: 从业机构查询微信支付分扣款信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreAcquiringbankServiceorderDeduction(Chain);
     impl std::ops::Deref for V3PayscoreAcquiringbankServiceorderDeduction { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payscore/acquiringbank/serviceorder/{out_order_no}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreAcquiringbankServiceorderOutOrderNo(Chain);
     impl std::ops::Deref for V3PayscoreAcquiringbankServiceorderOutOrderNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12870,6 +14248,7 @@ mod tree {
     /// `v3/payscore/acquiringbank/serviceorder/{out_order_no}/cancel`
     ///
     /// - `POST` `v3/payscore/acquiringbank/serviceorder/{out_order_no}/cancel`: 从业机构取消微信支付分订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreAcquiringbankServiceorderOutOrderNoCancel(Chain);
     impl std::ops::Deref for V3PayscoreAcquiringbankServiceorderOutOrderNoCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12877,6 +14256,7 @@ mod tree {
     /// `v3/payscore/acquiringbank/serviceorder/{out_order_no}/complete`
     ///
     /// - `POST` `v3/payscore/acquiringbank/serviceorder/{out_order_no}/complete`: 从业机构完结微信支付分订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreAcquiringbankServiceorderOutOrderNoComplete(Chain);
     impl std::ops::Deref for V3PayscoreAcquiringbankServiceorderOutOrderNoComplete { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12884,6 +14264,7 @@ mod tree {
     /// `v3/payscore/acquiringbank/serviceorder/{out_order_no}/modify`
     ///
     /// - `POST` `v3/payscore/acquiringbank/serviceorder/{out_order_no}/modify`: 从业机构修改微信支付分订单金额
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreAcquiringbankServiceorderOutOrderNoModify(Chain);
     impl std::ops::Deref for V3PayscoreAcquiringbankServiceorderOutOrderNoModify { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12891,6 +14272,7 @@ mod tree {
     /// `v3/payscore/acquiringbank/serviceorder/{out_order_no}/registerdeductinfo`
     ///
     /// - `POST` `v3/payscore/acquiringbank/serviceorder/{out_order_no}/registerdeductinfo`: 从业机构登记微信支付分扣款信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreAcquiringbankServiceorderOutOrderNoRegisterdeductinfo(Chain);
     impl std::ops::Deref for V3PayscoreAcquiringbankServiceorderOutOrderNoRegisterdeductinfo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12898,6 +14280,7 @@ mod tree {
     /// `v3/payscore/acquiringbank/serviceorder/{out_order_no}/sync`
     ///
     /// - `POST` `v3/payscore/acquiringbank/serviceorder/{out_order_no}/sync`: 从业机构同步微信支付分订单信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreAcquiringbankServiceorderOutOrderNoSync(Chain);
     impl std::ops::Deref for V3PayscoreAcquiringbankServiceorderOutOrderNoSync { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12905,6 +14288,7 @@ mod tree {
     /// `v3/payscore/acquiringbank/servicepayondeliveryorder`
     ///
     /// - `POST` `v3/payscore/acquiringbank/servicepayondeliveryorder`: 从业机构创建先用后付订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreAcquiringbankServicepayondeliveryorder(Chain);
     impl std::ops::Deref for V3PayscoreAcquiringbankServicepayondeliveryorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12912,11 +14296,13 @@ mod tree {
     /// `v3/payscore/merchant-bill`
     ///
     /// - `GET` `v3/payscore/merchant-bill`: 商户申请获取对账单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreMerchantBill(Chain);
     impl std::ops::Deref for V3PayscoreMerchantBill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payscore/oversea`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreOversea(Chain);
     impl std::ops::Deref for V3PayscoreOversea { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12926,6 +14312,7 @@ mod tree {
     }
 
     /// `v3/payscore/oversea/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreOverseaPartner(Chain);
     impl std::ops::Deref for V3PayscoreOverseaPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12938,6 +14325,7 @@ mod tree {
     ///
     /// - `GET` `v3/payscore/oversea/partner/serviceorder`: 查询支付分订单
     /// - `POST` `v3/payscore/oversea/partner/serviceorder`: 创建支付分订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreOverseaPartnerServiceorder(Chain);
     impl std::ops::Deref for V3PayscoreOverseaPartnerServiceorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12947,6 +14335,7 @@ mod tree {
     }
 
     /// `v3/payscore/oversea/partner/serviceorder/{out_order_no}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreOverseaPartnerServiceorderOutOrderNo(Chain);
     impl std::ops::Deref for V3PayscoreOverseaPartnerServiceorderOutOrderNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12962,6 +14351,7 @@ mod tree {
     /// `v3/payscore/oversea/partner/serviceorder/{out_order_no}/cancel`
     ///
     /// - `POST` `v3/payscore/oversea/partner/serviceorder/{out_order_no}/cancel`: 取消支付分订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreOverseaPartnerServiceorderOutOrderNoCancel(Chain);
     impl std::ops::Deref for V3PayscoreOverseaPartnerServiceorderOutOrderNoCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12969,6 +14359,7 @@ mod tree {
     /// `v3/payscore/oversea/partner/serviceorder/{out_order_no}/complete`
     ///
     /// - `POST` `v3/payscore/oversea/partner/serviceorder/{out_order_no}/complete`: 完结支付分订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreOverseaPartnerServiceorderOutOrderNoComplete(Chain);
     impl std::ops::Deref for V3PayscoreOverseaPartnerServiceorderOutOrderNoComplete { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -12976,11 +14367,13 @@ mod tree {
     /// `v3/payscore/oversea/partner/serviceorder/{out_order_no}/sync`
     ///
     /// - `POST` `v3/payscore/oversea/partner/serviceorder/{out_order_no}/sync`: 同步支付分订单信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreOverseaPartnerServiceorderOutOrderNoSync(Chain);
     impl std::ops::Deref for V3PayscoreOverseaPartnerServiceorderOutOrderNoSync { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payscore/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartner(Chain);
     impl std::ops::Deref for V3PayscorePartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13000,6 +14393,7 @@ mod tree {
     /// `v3/payscore/partner/permissions`
     ///
     /// - `POST` `v3/payscore/partner/permissions`: 商户预授权API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerPermissions(Chain);
     impl std::ops::Deref for V3PayscorePartnerPermissions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13019,6 +14413,7 @@ mod tree {
     /// `v3/payscore/partner/permissions/apply-for-scene`
     ///
     /// - `POST` `v3/payscore/partner/permissions/apply-for-scene`: 服务商场景中预授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerPermissionsApplyForScene(Chain);
     impl std::ops::Deref for V3PayscorePartnerPermissionsApplyForScene { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13026,11 +14421,13 @@ mod tree {
     /// `v3/payscore/partner/permissions/assess-user-risk-level`
     ///
     /// - `POST` `v3/payscore/partner/permissions/assess-user-risk-level`: 服务商评估用户分层
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerPermissionsAssessUserRiskLevel(Chain);
     impl std::ops::Deref for V3PayscorePartnerPermissionsAssessUserRiskLevel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payscore/partner/permissions/authorization-code`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerPermissionsAuthorizationCode(Chain);
     impl std::ops::Deref for V3PayscorePartnerPermissionsAuthorizationCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13042,6 +14439,7 @@ mod tree {
     /// `v3/payscore/partner/permissions/authorization-code/{authorization_code}`
     ///
     /// - `GET` `v3/payscore/partner/permissions/authorization-code/{authorization_code}`: 查询与用户授权记录（授权协议号）API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerPermissionsAuthorizationCodeAuthorizationCode(Chain);
     impl std::ops::Deref for V3PayscorePartnerPermissionsAuthorizationCodeAuthorizationCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13053,6 +14451,7 @@ mod tree {
     /// `v3/payscore/partner/permissions/authorization-code/{authorization_code}/terminate`
     ///
     /// - `POST` `v3/payscore/partner/permissions/authorization-code/{authorization_code}/terminate`: 解除用户授权关系（授权协议号）API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerPermissionsAuthorizationCodeAuthorizationCodeTerminate(Chain);
     impl std::ops::Deref for V3PayscorePartnerPermissionsAuthorizationCodeAuthorizationCodeTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13060,6 +14459,7 @@ mod tree {
     /// `v3/payscore/partner/permissions/search`
     ///
     /// - `GET` `v3/payscore/partner/permissions/search`: 查询与用户授权记录（openid）API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerPermissionsSearch(Chain);
     impl std::ops::Deref for V3PayscorePartnerPermissionsSearch { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13067,6 +14467,7 @@ mod tree {
     /// `v3/payscore/partner/permissions/terminate`
     ///
     /// - `POST` `v3/payscore/partner/permissions/terminate`: 解除用户授权关系（openid）API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerPermissionsTerminate(Chain);
     impl std::ops::Deref for V3PayscorePartnerPermissionsTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13074,6 +14475,7 @@ mod tree {
     /// `v3/payscore/partner/service-account-applications`
     ///
     /// - `POST` `v3/payscore/partner/service-account-applications`: 收付通子商户申请绑定支付分服务
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServiceAccountApplications(Chain);
     impl std::ops::Deref for V3PayscorePartnerServiceAccountApplications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13085,6 +14487,7 @@ mod tree {
     /// `v3/payscore/partner/service-account-applications/{out_apply_no}`
     ///
     /// - `GET` `v3/payscore/partner/service-account-applications/{out_apply_no}`: 查询收付通子商户服务绑定结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServiceAccountApplicationsOutApplyNo(Chain);
     impl std::ops::Deref for V3PayscorePartnerServiceAccountApplicationsOutApplyNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13093,6 +14496,7 @@ mod tree {
     ///
     /// - `GET` `v3/payscore/partner/serviceorder`: 查询支付分订单
     /// - `POST` `v3/payscore/partner/serviceorder`: 创建支付分订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServiceorder(Chain);
     impl std::ops::Deref for V3PayscorePartnerServiceorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13106,11 +14510,13 @@ mod tree {
     /// `v3/payscore/partner/serviceorder/direct-complete`
     ///
     /// - `POST` `v3/payscore/partner/serviceorder/direct-complete`: 创单结单合并API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServiceorderDirectComplete(Chain);
     impl std::ops::Deref for V3PayscorePartnerServiceorderDirectComplete { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payscore/partner/serviceorder/{out_order_no}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServiceorderOutOrderNo(Chain);
     impl std::ops::Deref for V3PayscorePartnerServiceorderOutOrderNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13134,6 +14540,7 @@ mod tree {
     /// `v3/payscore/partner/serviceorder/{out_order_no}/cancel`
     ///
     /// - `POST` `v3/payscore/partner/serviceorder/{out_order_no}/cancel`: 取消支付分订单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServiceorderOutOrderNoCancel(Chain);
     impl std::ops::Deref for V3PayscorePartnerServiceorderOutOrderNoCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13141,6 +14548,7 @@ mod tree {
     /// `v3/payscore/partner/serviceorder/{out_order_no}/complete`
     ///
     /// - `POST` `v3/payscore/partner/serviceorder/{out_order_no}/complete`: 完结支付分订单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServiceorderOutOrderNoComplete(Chain);
     impl std::ops::Deref for V3PayscorePartnerServiceorderOutOrderNoComplete { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13148,6 +14556,7 @@ mod tree {
     /// `v3/payscore/partner/serviceorder/{out_order_no}/modify`
     ///
     /// - `POST` `v3/payscore/partner/serviceorder/{out_order_no}/modify`: 修改订单金额API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServiceorderOutOrderNoModify(Chain);
     impl std::ops::Deref for V3PayscorePartnerServiceorderOutOrderNoModify { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13155,6 +14564,7 @@ mod tree {
     /// `v3/payscore/partner/serviceorder/{out_order_no}/pay`
     ///
     /// - `POST` `v3/payscore/partner/serviceorder/{out_order_no}/pay`: 商户发起催收扣款API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServiceorderOutOrderNoPay(Chain);
     impl std::ops::Deref for V3PayscorePartnerServiceorderOutOrderNoPay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13162,6 +14572,7 @@ mod tree {
     /// `v3/payscore/partner/serviceorder/{out_order_no}/send-pendingmessage`
     ///
     /// - `POST` `v3/payscore/partner/serviceorder/{out_order_no}/send-pendingmessage`: 下发服务费用待处理消息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServiceorderOutOrderNoSendPendingmessage(Chain);
     impl std::ops::Deref for V3PayscorePartnerServiceorderOutOrderNoSendPendingmessage { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13169,6 +14580,7 @@ mod tree {
     /// `v3/payscore/partner/serviceorder/{out_order_no}/send-prepaidmessage`
     ///
     /// - `POST` `v3/payscore/partner/serviceorder/{out_order_no}/send-prepaidmessage`: 下发服务预扣费消息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServiceorderOutOrderNoSendPrepaidmessage(Chain);
     impl std::ops::Deref for V3PayscorePartnerServiceorderOutOrderNoSendPrepaidmessage { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13176,6 +14588,7 @@ mod tree {
     /// `v3/payscore/partner/serviceorder/{out_order_no}/sync`
     ///
     /// - `POST` `v3/payscore/partner/serviceorder/{out_order_no}/sync`: 同步订单信息API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServiceorderOutOrderNoSync(Chain);
     impl std::ops::Deref for V3PayscorePartnerServiceorderOutOrderNoSync { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13183,11 +14596,13 @@ mod tree {
     /// `v3/payscore/partner/servicepayondeliveryorder`
     ///
     /// - `POST` `v3/payscore/partner/servicepayondeliveryorder`: 创建先用后付订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServicepayondeliveryorder(Chain);
     impl std::ops::Deref for V3PayscorePartnerServicepayondeliveryorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payscore/partner/servicequotas`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServicequotas(Chain);
     impl std::ops::Deref for V3PayscorePartnerServicequotas { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13197,6 +14612,7 @@ mod tree {
     }
 
     /// `v3/payscore/partner/servicequotas/service-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServicequotasServiceId(Chain);
     impl std::ops::Deref for V3PayscorePartnerServicequotasServiceId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13208,6 +14624,7 @@ mod tree {
     /// `v3/payscore/partner/servicequotas/service-id/{service_id}`
     ///
     /// - `GET` `v3/payscore/partner/servicequotas/service-id/{service_id}`: 查询用户分层对应建议先享金额
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePartnerServicequotasServiceIdServiceId(Chain);
     impl std::ops::Deref for V3PayscorePartnerServicequotasServiceIdServiceId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13216,6 +14633,7 @@ mod tree {
     ///
     /// - `GET` `v3/payscore/payafter-orders`: 查询先享后付订单
     /// - `POST` `v3/payscore/payafter-orders`: 创建先享后付订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePayafterOrders(Chain);
     impl std::ops::Deref for V3PayscorePayafterOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13225,6 +14643,7 @@ mod tree {
     }
 
     /// `v3/payscore/payafter-orders/{out_order_no}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePayafterOrdersOutOrderNo(Chain);
     impl std::ops::Deref for V3PayscorePayafterOrdersOutOrderNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13240,6 +14659,7 @@ mod tree {
     /// `v3/payscore/payafter-orders/{out_order_no}/cancel`
     ///
     /// - `POST` `v3/payscore/payafter-orders/{out_order_no}/cancel`: 撤销先享后付订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePayafterOrdersOutOrderNoCancel(Chain);
     impl std::ops::Deref for V3PayscorePayafterOrdersOutOrderNoCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13247,6 +14667,7 @@ mod tree {
     /// `v3/payscore/payafter-orders/{out_order_no}/complete`
     ///
     /// - `POST` `v3/payscore/payafter-orders/{out_order_no}/complete`: 完结先享后付订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePayafterOrdersOutOrderNoComplete(Chain);
     impl std::ops::Deref for V3PayscorePayafterOrdersOutOrderNoComplete { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13254,6 +14675,7 @@ mod tree {
     /// `v3/payscore/payafter-orders/{out_order_no}/sync`
     ///
     /// - `POST` `v3/payscore/payafter-orders/{out_order_no}/sync`: 支付分订单同步
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePayafterOrdersOutOrderNoSync(Chain);
     impl std::ops::Deref for V3PayscorePayafterOrdersOutOrderNoSync { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13261,6 +14683,7 @@ mod tree {
     /// `v3/payscore/permissions`
     ///
     /// - `POST` `v3/payscore/permissions`: 商户预授权API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePermissions(Chain);
     impl std::ops::Deref for V3PayscorePermissions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13276,11 +14699,13 @@ mod tree {
     /// `v3/payscore/permissions/assess-user-risk-level`
     ///
     /// - `POST` `v3/payscore/permissions/assess-user-risk-level`: 商户评估用户分层
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePermissionsAssessUserRiskLevel(Chain);
     impl std::ops::Deref for V3PayscorePermissionsAssessUserRiskLevel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payscore/permissions/authorization-code`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePermissionsAuthorizationCode(Chain);
     impl std::ops::Deref for V3PayscorePermissionsAuthorizationCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13292,6 +14717,7 @@ mod tree {
     /// `v3/payscore/permissions/authorization-code/{authorization_code}`
     ///
     /// - `GET` `v3/payscore/permissions/authorization-code/{authorization_code}`: 查询与用户授权记录（授权协议号）API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePermissionsAuthorizationCodeAuthorizationCode(Chain);
     impl std::ops::Deref for V3PayscorePermissionsAuthorizationCodeAuthorizationCode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13303,11 +14729,13 @@ mod tree {
     /// `v3/payscore/permissions/authorization-code/{authorization_code}/terminate`
     ///
     /// - `POST` `v3/payscore/permissions/authorization-code/{authorization_code}/terminate`: 解除用户授权关系（授权协议号）API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePermissionsAuthorizationCodeAuthorizationCodeTerminate(Chain);
     impl std::ops::Deref for V3PayscorePermissionsAuthorizationCodeAuthorizationCodeTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payscore/permissions/openid`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePermissionsOpenid(Chain);
     impl std::ops::Deref for V3PayscorePermissionsOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13319,6 +14747,7 @@ mod tree {
     /// `v3/payscore/permissions/openid/{openid}`
     ///
     /// - `GET` `v3/payscore/permissions/openid/{openid}`: 查询与用户授权记录（openid）API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePermissionsOpenidOpenid(Chain);
     impl std::ops::Deref for V3PayscorePermissionsOpenidOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13330,11 +14759,13 @@ mod tree {
     /// `v3/payscore/permissions/openid/{openid}/terminate`
     ///
     /// - `POST` `v3/payscore/permissions/openid/{openid}/terminate`: 解除用户授权关系（openid）API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePermissionsOpenidOpenidTerminate(Chain);
     impl std::ops::Deref for V3PayscorePermissionsOpenidOpenidTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payscore/plan`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePlan(Chain);
     impl std::ops::Deref for V3PayscorePlan { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13346,6 +14777,7 @@ mod tree {
     }
 
     /// `v3/payscore/plan/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePlanPartner(Chain);
     impl std::ops::Deref for V3PayscorePlanPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13357,6 +14789,7 @@ mod tree {
     /// `v3/payscore/plan/partner/payscore-plans`
     ///
     /// - `POST` `v3/payscore/plan/partner/payscore-plans`: 创建支付分计划
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePlanPartnerPayscorePlans(Chain);
     impl std::ops::Deref for V3PayscorePlanPartnerPayscorePlans { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13366,6 +14799,7 @@ mod tree {
     }
 
     /// `v3/payscore/plan/partner/payscore-plans/merchant-plan-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePlanPartnerPayscorePlansMerchantPlanNo(Chain);
     impl std::ops::Deref for V3PayscorePlanPartnerPayscorePlansMerchantPlanNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13377,6 +14811,7 @@ mod tree {
     /// `v3/payscore/plan/partner/payscore-plans/merchant-plan-no/{merchant_plan_no}`
     ///
     /// - `GET` `v3/payscore/plan/partner/payscore-plans/merchant-plan-no/{merchant_plan_no}`: 查询支付分计划
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePlanPartnerPayscorePlansMerchantPlanNoMerchantPlanNo(Chain);
     impl std::ops::Deref for V3PayscorePlanPartnerPayscorePlansMerchantPlanNoMerchantPlanNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13388,6 +14823,7 @@ mod tree {
     /// `v3/payscore/plan/partner/payscore-plans/merchant-plan-no/{merchant_plan_no}/stop`
     ///
     /// - `POST` `v3/payscore/plan/partner/payscore-plans/merchant-plan-no/{merchant_plan_no}/stop`: 停止支付分计划
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePlanPartnerPayscorePlansMerchantPlanNoMerchantPlanNoStop(Chain);
     impl std::ops::Deref for V3PayscorePlanPartnerPayscorePlansMerchantPlanNoMerchantPlanNoStop { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13395,6 +14831,7 @@ mod tree {
     /// `v3/payscore/plan/payscore-plans`
     ///
     /// - `POST` `v3/payscore/plan/payscore-plans`: 创建支付分计划
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePlanPayscorePlans(Chain);
     impl std::ops::Deref for V3PayscorePlanPayscorePlans { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13404,6 +14841,7 @@ mod tree {
     }
 
     /// `v3/payscore/plan/payscore-plans/merchant-plan-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePlanPayscorePlansMerchantPlanNo(Chain);
     impl std::ops::Deref for V3PayscorePlanPayscorePlansMerchantPlanNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13415,6 +14853,7 @@ mod tree {
     /// `v3/payscore/plan/payscore-plans/merchant-plan-no/{merchant_plan_no}`
     ///
     /// - `GET` `v3/payscore/plan/payscore-plans/merchant-plan-no/{merchant_plan_no}`: 查询支付分计划
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePlanPayscorePlansMerchantPlanNoMerchantPlanNo(Chain);
     impl std::ops::Deref for V3PayscorePlanPayscorePlansMerchantPlanNoMerchantPlanNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13426,6 +14865,7 @@ mod tree {
     /// `v3/payscore/plan/payscore-plans/merchant-plan-no/{merchant_plan_no}/stop`
     ///
     /// - `POST` `v3/payscore/plan/payscore-plans/merchant-plan-no/{merchant_plan_no}/stop`: 停止支付分计划
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscorePlanPayscorePlansMerchantPlanNoMerchantPlanNoStop(Chain);
     impl std::ops::Deref for V3PayscorePlanPayscorePlansMerchantPlanNoMerchantPlanNoStop { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13434,6 +14874,7 @@ mod tree {
     ///
     /// - `GET` `v3/payscore/serviceorder`: 查询支付分订单API
     /// - `POST` `v3/payscore/serviceorder`: 创建支付分订单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreServiceorder(Chain);
     impl std::ops::Deref for V3PayscoreServiceorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13447,11 +14888,13 @@ mod tree {
     /// `v3/payscore/serviceorder/direct-complete`
     ///
     /// - `POST` `v3/payscore/serviceorder/direct-complete`: 创单结单合并API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreServiceorderDirectComplete(Chain);
     impl std::ops::Deref for V3PayscoreServiceorderDirectComplete { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payscore/serviceorder/{out_order_no}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreServiceorderOutOrderNo(Chain);
     impl std::ops::Deref for V3PayscoreServiceorderOutOrderNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13475,6 +14918,7 @@ mod tree {
     /// `v3/payscore/serviceorder/{out_order_no}/cancel`
     ///
     /// - `POST` `v3/payscore/serviceorder/{out_order_no}/cancel`: 取消支付分订单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreServiceorderOutOrderNoCancel(Chain);
     impl std::ops::Deref for V3PayscoreServiceorderOutOrderNoCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13482,6 +14926,7 @@ mod tree {
     /// `v3/payscore/serviceorder/{out_order_no}/complete`
     ///
     /// - `POST` `v3/payscore/serviceorder/{out_order_no}/complete`: 完结支付分订单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreServiceorderOutOrderNoComplete(Chain);
     impl std::ops::Deref for V3PayscoreServiceorderOutOrderNoComplete { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13489,6 +14934,7 @@ mod tree {
     /// `v3/payscore/serviceorder/{out_order_no}/modify`
     ///
     /// - `POST` `v3/payscore/serviceorder/{out_order_no}/modify`: 修改订单金额API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreServiceorderOutOrderNoModify(Chain);
     impl std::ops::Deref for V3PayscoreServiceorderOutOrderNoModify { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13496,6 +14942,7 @@ mod tree {
     /// `v3/payscore/serviceorder/{out_order_no}/pay`
     ///
     /// - `POST` `v3/payscore/serviceorder/{out_order_no}/pay`: 商户发起催收扣款API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreServiceorderOutOrderNoPay(Chain);
     impl std::ops::Deref for V3PayscoreServiceorderOutOrderNoPay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13503,6 +14950,7 @@ mod tree {
     /// `v3/payscore/serviceorder/{out_order_no}/send-pendingmessage`
     ///
     /// - `POST` `v3/payscore/serviceorder/{out_order_no}/send-pendingmessage`: 下发服务费用待处理消息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreServiceorderOutOrderNoSendPendingmessage(Chain);
     impl std::ops::Deref for V3PayscoreServiceorderOutOrderNoSendPendingmessage { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13510,6 +14958,7 @@ mod tree {
     /// `v3/payscore/serviceorder/{out_order_no}/send-prepaidmessage`
     ///
     /// - `POST` `v3/payscore/serviceorder/{out_order_no}/send-prepaidmessage`: 下发服务预扣费消息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreServiceorderOutOrderNoSendPrepaidmessage(Chain);
     impl std::ops::Deref for V3PayscoreServiceorderOutOrderNoSendPrepaidmessage { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13517,6 +14966,7 @@ mod tree {
     /// `v3/payscore/serviceorder/{out_order_no}/sync`
     ///
     /// - `POST` `v3/payscore/serviceorder/{out_order_no}/sync`: 同步服务订单信息API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreServiceorderOutOrderNoSync(Chain);
     impl std::ops::Deref for V3PayscoreServiceorderOutOrderNoSync { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13524,11 +14974,13 @@ mod tree {
     /// `v3/payscore/servicepayondeliveryorder`
     ///
     /// - `POST` `v3/payscore/servicepayondeliveryorder`: 创建先用后付订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreServicepayondeliveryorder(Chain);
     impl std::ops::Deref for V3PayscoreServicepayondeliveryorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payscore/sign-plan`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSignPlan(Chain);
     impl std::ops::Deref for V3PayscoreSignPlan { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13542,6 +14994,7 @@ mod tree {
     }
 
     /// `v3/payscore/sign-plan/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSignPlanPartner(Chain);
     impl std::ops::Deref for V3PayscoreSignPlanPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13555,6 +15008,7 @@ mod tree {
     /// `v3/payscore/sign-plan/partner/serviceorder`
     ///
     /// - `POST` `v3/payscore/sign-plan/partner/serviceorder`: 创建用户的签约计划详情对应的服务订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSignPlanPartnerServiceorder(Chain);
     impl std::ops::Deref for V3PayscoreSignPlanPartnerServiceorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13562,6 +15016,7 @@ mod tree {
     /// `v3/payscore/sign-plan/partner/user-sign-plans`
     ///
     /// - `POST` `v3/payscore/sign-plan/partner/user-sign-plans`: 创建用户的签约计划
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSignPlanPartnerUserSignPlans(Chain);
     impl std::ops::Deref for V3PayscoreSignPlanPartnerUserSignPlans { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13571,6 +15026,7 @@ mod tree {
     }
 
     /// `v3/payscore/sign-plan/partner/user-sign-plans/merchant-sign-plan-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSignPlanPartnerUserSignPlansMerchantSignPlanNo(Chain);
     impl std::ops::Deref for V3PayscoreSignPlanPartnerUserSignPlansMerchantSignPlanNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13582,6 +15038,7 @@ mod tree {
     /// `v3/payscore/sign-plan/partner/user-sign-plans/merchant-sign-plan-no/{merchant_sign_plan_no}`
     ///
     /// - `GET` `v3/payscore/sign-plan/partner/user-sign-plans/merchant-sign-plan-no/{merchant_sign_plan_no}`: 查询用户的签约计划
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSignPlanPartnerUserSignPlansMerchantSignPlanNoMerchantSignPlanNo(Chain);
     impl std::ops::Deref for V3PayscoreSignPlanPartnerUserSignPlansMerchantSignPlanNoMerchantSignPlanNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13593,6 +15050,7 @@ mod tree {
     /// `v3/payscore/sign-plan/partner/user-sign-plans/merchant-sign-plan-no/{merchant_sign_plan_no}/stop`
     ///
     /// - `POST` `v3/payscore/sign-plan/partner/user-sign-plans/merchant-sign-plan-no/{merchant_sign_plan_no}/stop`: 取消用户的签约计划
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSignPlanPartnerUserSignPlansMerchantSignPlanNoMerchantSignPlanNoStop(Chain);
     impl std::ops::Deref for V3PayscoreSignPlanPartnerUserSignPlansMerchantSignPlanNoMerchantSignPlanNoStop { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13600,6 +15058,7 @@ mod tree {
     /// `v3/payscore/sign-plan/serviceorder`
     ///
     /// - `POST` `v3/payscore/sign-plan/serviceorder`: 创建用户的签约计划详情对应的服务订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSignPlanServiceorder(Chain);
     impl std::ops::Deref for V3PayscoreSignPlanServiceorder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13607,6 +15066,7 @@ mod tree {
     /// `v3/payscore/sign-plan/user-sign-plans`
     ///
     /// - `POST` `v3/payscore/sign-plan/user-sign-plans`: 创建用户的签约计划
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSignPlanUserSignPlans(Chain);
     impl std::ops::Deref for V3PayscoreSignPlanUserSignPlans { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13616,6 +15076,7 @@ mod tree {
     }
 
     /// `v3/payscore/sign-plan/user-sign-plans/merchant-sign-plan-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSignPlanUserSignPlansMerchantSignPlanNo(Chain);
     impl std::ops::Deref for V3PayscoreSignPlanUserSignPlansMerchantSignPlanNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13627,6 +15088,7 @@ mod tree {
     /// `v3/payscore/sign-plan/user-sign-plans/merchant-sign-plan-no/{merchant_sign_plan_no}`
     ///
     /// - `GET` `v3/payscore/sign-plan/user-sign-plans/merchant-sign-plan-no/{merchant_sign_plan_no}`: 查询用户的签约计划
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSignPlanUserSignPlansMerchantSignPlanNoMerchantSignPlanNo(Chain);
     impl std::ops::Deref for V3PayscoreSignPlanUserSignPlansMerchantSignPlanNoMerchantSignPlanNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13638,6 +15100,7 @@ mod tree {
     /// `v3/payscore/sign-plan/user-sign-plans/merchant-sign-plan-no/{merchant_sign_plan_no}/stop`
     ///
     /// - `POST` `v3/payscore/sign-plan/user-sign-plans/merchant-sign-plan-no/{merchant_sign_plan_no}/stop`: 直连商户取消用户的签约计划
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSignPlanUserSignPlansMerchantSignPlanNoMerchantSignPlanNoStop(Chain);
     impl std::ops::Deref for V3PayscoreSignPlanUserSignPlansMerchantSignPlanNoMerchantSignPlanNoStop { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13646,6 +15109,7 @@ mod tree {
     ///
     /// - `GET` `v3/payscore/smartretail-orders`: 查询智慧零售订单
     /// - `POST` `v3/payscore/smartretail-orders`: 创建智慧零售订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSmartretailOrders(Chain);
     impl std::ops::Deref for V3PayscoreSmartretailOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13655,6 +15119,7 @@ mod tree {
     }
 
     /// `v3/payscore/smartretail-orders/{out_order_no}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSmartretailOrdersOutOrderNo(Chain);
     impl std::ops::Deref for V3PayscoreSmartretailOrdersOutOrderNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13668,6 +15133,7 @@ mod tree {
     /// `v3/payscore/smartretail-orders/{out_order_no}/cancel`
     ///
     /// - `POST` `v3/payscore/smartretail-orders/{out_order_no}/cancel`: 撤销智慧零售订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSmartretailOrdersOutOrderNoCancel(Chain);
     impl std::ops::Deref for V3PayscoreSmartretailOrdersOutOrderNoCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13675,6 +15141,7 @@ mod tree {
     /// `v3/payscore/smartretail-orders/{out_order_no}/complete`
     ///
     /// - `POST` `v3/payscore/smartretail-orders/{out_order_no}/complete`: 完结智慧零售订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreSmartretailOrdersOutOrderNoComplete(Chain);
     impl std::ops::Deref for V3PayscoreSmartretailOrdersOutOrderNoComplete { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13682,11 +15149,13 @@ mod tree {
     /// `v3/payscore/user-service-state`
     ///
     /// - `GET` `v3/payscore/user-service-state`: 查询用户授权状态API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreUserServiceState(Chain);
     impl std::ops::Deref for V3PayscoreUserServiceState { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/payscore/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreUsers(Chain);
     impl std::ops::Deref for V3PayscoreUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13696,6 +15165,7 @@ mod tree {
     }
 
     /// `v3/payscore/users/{openid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreUsersOpenid(Chain);
     impl std::ops::Deref for V3PayscoreUsersOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13705,6 +15175,7 @@ mod tree {
     }
 
     /// `v3/payscore/users/{openid}/permissions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreUsersOpenidPermissions(Chain);
     impl std::ops::Deref for V3PayscoreUsersOpenidPermissions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13714,6 +15185,7 @@ mod tree {
     }
 
     /// `v3/payscore/users/{openid}/permissions/{service_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreUsersOpenidPermissionsServiceId(Chain);
     impl std::ops::Deref for V3PayscoreUsersOpenidPermissionsServiceId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13725,11 +15197,13 @@ mod tree {
     /// `v3/payscore/users/{openid}/permissions/{service_id}/terminate`
     ///
     /// - `POST` `v3/payscore/users/{openid}/permissions/{service_id}/terminate`: 商户解除用户授权关系API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PayscoreUsersOpenidPermissionsServiceIdTerminate(Chain);
     impl std::ops::Deref for V3PayscoreUsersOpenidPermissionsServiceIdTerminate { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Platsolution(Chain);
     impl std::ops::Deref for V3Platsolution { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13743,6 +15217,7 @@ mod tree {
     }
 
     /// `v3/platsolution/ecommerce`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerce(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerce { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13764,6 +15239,7 @@ mod tree {
     }
 
     /// `v3/platsolution/ecommerce/bank-transfer-recharges`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceBankTransferRecharges(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceBankTransferRecharges { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13777,11 +15253,13 @@ mod tree {
     /// `v3/platsolution/ecommerce/bank-transfer-recharges/apply`
     ///
     /// - `POST` `v3/platsolution/ecommerce/bank-transfer-recharges/apply`: 申请银行转账充值
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceBankTransferRechargesApply(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceBankTransferRechargesApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/ecommerce/bank-transfer-recharges/out-recharge-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceBankTransferRechargesOutRechargeNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceBankTransferRechargesOutRechargeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13793,6 +15271,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/bank-transfer-recharges/out-recharge-no/{out_recharge_no}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/bank-transfer-recharges/out-recharge-no/{out_recharge_no}`: 查询银行转账充值结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceBankTransferRechargesOutRechargeNoOutRechargeNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceBankTransferRechargesOutRechargeNoOutRechargeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13800,6 +15279,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/insurance-compensation-contracts`
     ///
     /// - `POST` `v3/platsolution/ecommerce/insurance-compensation-contracts`: 开通保险理赔功能
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceInsuranceCompensationContracts(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceInsuranceCompensationContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13809,6 +15289,7 @@ mod tree {
     }
 
     /// `v3/platsolution/ecommerce/insurance-compensation-contracts/sub-mchid`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceInsuranceCompensationContractsSubMchid(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceInsuranceCompensationContractsSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13818,6 +15299,7 @@ mod tree {
     }
 
     /// `v3/platsolution/ecommerce/insurance-compensation-contracts/sub-mchid/{sub_mchid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceInsuranceCompensationContractsSubMchidSubMchid(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceInsuranceCompensationContractsSubMchidSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13829,11 +15311,13 @@ mod tree {
     /// `v3/platsolution/ecommerce/insurance-compensation-contracts/sub-mchid/{sub_mchid}/check-opened`
     ///
     /// - `POST` `v3/platsolution/ecommerce/insurance-compensation-contracts/sub-mchid/{sub_mchid}/check-opened`: 查询保险理赔功能开通状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceInsuranceCompensationContractsSubMchidSubMchidCheckOpened(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceInsuranceCompensationContractsSubMchidSubMchidCheckOpened { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/ecommerce/mch-transfer`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransfer(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransfer { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13857,6 +15341,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/compensate-bills`
     ///
     /// - `POST` `v3/platsolution/ecommerce/mch-transfer/compensate-bills`: 请求赔付
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferCompensateBills(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferCompensateBills { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13870,6 +15355,7 @@ mod tree {
     }
 
     /// `v3/platsolution/ecommerce/mch-transfer/compensate-bills/bill-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferCompensateBillsBillId(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferCompensateBillsBillId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13881,11 +15367,13 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/compensate-bills/bill-id/{bill_id}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/mch-transfer/compensate-bills/bill-id/{bill_id}`: 查询赔付结果（按微信支付赔付单号）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferCompensateBillsBillIdBillId(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferCompensateBillsBillIdBillId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/ecommerce/mch-transfer/compensate-bills/out-bill-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferCompensateBillsOutBillNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferCompensateBillsOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13897,6 +15385,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/compensate-bills/out-bill-no/{out_bill_no}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/mch-transfer/compensate-bills/out-bill-no/{out_bill_no}`: 查询赔付结果（按商户赔付单号）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferCompensateBillsOutBillNoOutBillNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferCompensateBillsOutBillNoOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13908,6 +15397,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/compensate-bills/out-bill-no/{out_bill_no}/cancel`
     ///
     /// - `POST` `v3/platsolution/ecommerce/mch-transfer/compensate-bills/out-bill-no/{out_bill_no}/cancel`: 请求撤销赔付
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferCompensateBillsOutBillNoOutBillNoCancel(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferCompensateBillsOutBillNoOutBillNoCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13915,6 +15405,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/compensate-bills/pre-transfer`
     ///
     /// - `POST` `v3/platsolution/ecommerce/mch-transfer/compensate-bills/pre-transfer`: 请求赔付预下单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferCompensateBillsPreTransfer(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferCompensateBillsPreTransfer { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13922,6 +15413,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/deposit-after-sales-compensation-bills`
     ///
     /// - `POST` `v3/platsolution/ecommerce/mch-transfer/deposit-after-sales-compensation-bills`: 请求保证金售后赔付
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferDepositAfterSalesCompensationBills(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferDepositAfterSalesCompensationBills { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13933,6 +15425,7 @@ mod tree {
     }
 
     /// `v3/platsolution/ecommerce/mch-transfer/deposit-after-sales-compensation-bills/bill-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferDepositAfterSalesCompensationBillsBillId(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferDepositAfterSalesCompensationBillsBillId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13944,11 +15437,13 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/deposit-after-sales-compensation-bills/bill-id/{bill_id}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/mch-transfer/deposit-after-sales-compensation-bills/bill-id/{bill_id}`: 查询保证金售后赔付结果（按微信支付赔付单号）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferDepositAfterSalesCompensationBillsBillIdBillId(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferDepositAfterSalesCompensationBillsBillIdBillId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/ecommerce/mch-transfer/deposit-after-sales-compensation-bills/out-bill-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferDepositAfterSalesCompensationBillsOutBillNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferDepositAfterSalesCompensationBillsOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13960,6 +15455,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/deposit-after-sales-compensation-bills/out-bill-no/{out_bill_no}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/mch-transfer/deposit-after-sales-compensation-bills/out-bill-no/{out_bill_no}`: 查询保证金售后赔付结果（按商户赔付单号）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferDepositAfterSalesCompensationBillsOutBillNoOutBillNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferDepositAfterSalesCompensationBillsOutBillNoOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13967,6 +15463,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/deposit-insurance-premiums-compensation-bills`
     ///
     /// - `POST` `v3/platsolution/ecommerce/mch-transfer/deposit-insurance-premiums-compensation-bills`: 发起保证金赔付保司保费
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferDepositInsurancePremiumsCompensationBills(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferDepositInsurancePremiumsCompensationBills { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13978,6 +15475,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/deposit-insurance-premiums-compensation-bills/{out_bill_no}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/mch-transfer/deposit-insurance-premiums-compensation-bills/{out_bill_no}`: 查询保证金赔付保司保费结果（按商户赔付单号）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferDepositInsurancePremiumsCompensationBillsOutBillNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferDepositInsurancePremiumsCompensationBillsOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13985,6 +15483,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/deposit-shipping-cost-compensation-bills`
     ///
     /// - `POST` `v3/platsolution/ecommerce/mch-transfer/deposit-shipping-cost-compensation-bills`: 发起保证金赔付用户运费
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferDepositShippingCostCompensationBills(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferDepositShippingCostCompensationBills { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -13994,6 +15493,7 @@ mod tree {
     }
 
     /// `v3/platsolution/ecommerce/mch-transfer/deposit-shipping-cost-compensation-bills/out-bill-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferDepositShippingCostCompensationBillsOutBillNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferDepositShippingCostCompensationBillsOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14005,6 +15505,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/deposit-shipping-cost-compensation-bills/out-bill-no/{out_bill_no}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/mch-transfer/deposit-shipping-cost-compensation-bills/out-bill-no/{out_bill_no}`: 查询保证金售后赔付运费结果（按商户赔付单号）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferDepositShippingCostCompensationBillsOutBillNoOutBillNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferDepositShippingCostCompensationBillsOutBillNoOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14012,6 +15513,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills`
     ///
     /// - `POST` `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills`: 请求保险理赔
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferInsuranceClaimBills(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferInsuranceClaimBills { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14025,6 +15527,7 @@ mod tree {
     }
 
     /// `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/bill-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferInsuranceClaimBillsBillId(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferInsuranceClaimBillsBillId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14036,11 +15539,13 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/bill-id/{bill_id}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/bill-id/{bill_id}`: 查询保险理赔结果（按微信支付赔付单号）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferInsuranceClaimBillsBillIdBillId(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferInsuranceClaimBillsBillIdBillId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/out-bill-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferInsuranceClaimBillsOutBillNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferInsuranceClaimBillsOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14052,6 +15557,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/out-bill-no/{out_bill_no}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/out-bill-no/{out_bill_no}`: 查询保险理赔结果（按商户赔付单号）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferInsuranceClaimBillsOutBillNoOutBillNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferInsuranceClaimBillsOutBillNoOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14063,6 +15569,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/out-bill-no/{out_bill_no}/cancel`
     ///
     /// - `POST` `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/out-bill-no/{out_bill_no}/cancel`: 请求撤销保险理赔
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferInsuranceClaimBillsOutBillNoOutBillNoCancel(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferInsuranceClaimBillsOutBillNoOutBillNoCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14070,6 +15577,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/pre-transfer`
     ///
     /// - `POST` `v3/platsolution/ecommerce/mch-transfer/insurance-claim-bills/pre-transfer`: 请求保险理赔预下单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferInsuranceClaimBillsPreTransfer(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferInsuranceClaimBillsPreTransfer { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14077,6 +15585,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/sub-mch-compensation-bills`
     ///
     /// - `POST` `v3/platsolution/ecommerce/mch-transfer/sub-mch-compensation-bills`: 请求赔付
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferSubMchCompensationBills(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferSubMchCompensationBills { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14088,6 +15597,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/sub-mch-compensation-bills/{out_bill_no}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/mch-transfer/sub-mch-compensation-bills/{out_bill_no}`: 查询赔付结果（按商户赔付单号）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferSubMchCompensationBillsOutBillNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferSubMchCompensationBillsOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14095,6 +15605,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/transfer-bills`
     ///
     /// - `POST` `v3/platsolution/ecommerce/mch-transfer/transfer-bills`: 保证金赔付
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferTransferBills(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferTransferBills { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14106,6 +15617,7 @@ mod tree {
     }
 
     /// `v3/platsolution/ecommerce/mch-transfer/transfer-bills/bill-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferTransferBillsBillId(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferTransferBillsBillId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14117,11 +15629,13 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/transfer-bills/bill-id/{bill_id}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/mch-transfer/transfer-bills/bill-id/{bill_id}`: 查询保证金赔付结果（按微信支付赔付单号）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferTransferBillsBillIdBillId(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferTransferBillsBillIdBillId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/ecommerce/mch-transfer/transfer-bills/out-bill-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferTransferBillsOutBillNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferTransferBillsOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14133,6 +15647,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`: 查询保证金赔付结果（按商户赔付单号）
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceMchTransferTransferBillsOutBillNoOutBillNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceMchTransferTransferBillsOutBillNoOutBillNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14140,6 +15655,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/recharge-employees`
     ///
     /// - `POST` `v3/platsolution/ecommerce/recharge-employees`: 添加二级商户可扫码充值员工
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceRechargeEmployees(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceRechargeEmployees { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14149,6 +15665,7 @@ mod tree {
     }
 
     /// `v3/platsolution/ecommerce/recharge-employees/sub-mchid`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceRechargeEmployeesSubMchid(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceRechargeEmployeesSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14160,6 +15677,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/recharge-employees/sub-mchid/{sub_mchid}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/recharge-employees/sub-mchid/{sub_mchid}`: 查询二级商户可扫码充值员工列表
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceRechargeEmployeesSubMchidSubMchid(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceRechargeEmployeesSubMchidSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14169,6 +15687,7 @@ mod tree {
     }
 
     /// `v3/platsolution/ecommerce/recharge-employees/sub-mchid/{sub_mchid}/sp-openid`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceRechargeEmployeesSubMchidSubMchidSpOpenid(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceRechargeEmployeesSubMchidSubMchidSpOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14178,6 +15697,7 @@ mod tree {
     }
 
     /// `v3/platsolution/ecommerce/recharge-employees/sub-mchid/{sub_mchid}/sp-openid/{sp_openid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceRechargeEmployeesSubMchidSubMchidSpOpenidSpOpenid(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceRechargeEmployeesSubMchidSubMchidSpOpenidSpOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14189,11 +15709,13 @@ mod tree {
     /// `v3/platsolution/ecommerce/recharge-employees/sub-mchid/{sub_mchid}/sp-openid/{sp_openid}/delete`
     ///
     /// - `POST` `v3/platsolution/ecommerce/recharge-employees/sub-mchid/{sub_mchid}/sp-openid/{sp_openid}/delete`: 删除二级商户可扫码充值员工
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceRechargeEmployeesSubMchidSubMchidSpOpenidSpOpenidDelete(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceRechargeEmployeesSubMchidSubMchidSpOpenidSpOpenidDelete { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/ecommerce/recharges`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceRecharges(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceRecharges { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14207,11 +15729,13 @@ mod tree {
     /// `v3/platsolution/ecommerce/recharges/apply`
     ///
     /// - `POST` `v3/platsolution/ecommerce/recharges/apply`: 申请二级商户充值
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceRechargesApply(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceRechargesApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/ecommerce/recharges/out-recharge-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceRechargesOutRechargeNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceRechargesOutRechargeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14223,6 +15747,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/recharges/out-recharge-no/{out_recharge_no}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/recharges/out-recharge-no/{out_recharge_no}`: 查询二级商户充值结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceRechargesOutRechargeNoOutRechargeNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceRechargesOutRechargeNoOutRechargeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14234,11 +15759,13 @@ mod tree {
     /// `v3/platsolution/ecommerce/recharges/out-recharge-no/{out_recharge_no}/close`
     ///
     /// - `POST` `v3/platsolution/ecommerce/recharges/out-recharge-no/{out_recharge_no}/close`: 关闭二级商户充值
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceRechargesOutRechargeNoOutRechargeNoClose(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceRechargesOutRechargeNoOutRechargeNoClose { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/ecommerce/settle`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceSettle(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceSettle { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14250,6 +15777,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/settle/prepay-settle-orders`
     ///
     /// - `POST` `v3/platsolution/ecommerce/settle/prepay-settle-orders`: 个人收款-申请批量结算
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceSettlePrepaySettleOrders(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceSettlePrepaySettleOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14261,6 +15789,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/settle/prepay-settle-orders/{settle_batch_no}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/settle/prepay-settle-orders/{settle_batch_no}`: 个人收款-查询批量结算信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceSettlePrepaySettleOrdersSettleBatchNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceSettlePrepaySettleOrdersSettleBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14272,11 +15801,13 @@ mod tree {
     /// `v3/platsolution/ecommerce/settle/prepay-settle-orders/{settle_batch_no}/apply-abnormal-settle`
     ///
     /// - `POST` `v3/platsolution/ecommerce/settle/prepay-settle-orders/{settle_batch_no}/apply-abnormal-settle`: 个人收款-申请异常结算批次单处理
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceSettlePrepaySettleOrdersSettleBatchNoApplyAbnormalSettle(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceSettlePrepaySettleOrdersSettleBatchNoApplyAbnormalSettle { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/ecommerce/withdraw`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceWithdraw(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceWithdraw { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14288,6 +15819,7 @@ mod tree {
     /// `v3/platsolution/ecommerce/withdraw/day-end-balance-withdraw`
     ///
     /// - `POST` `v3/platsolution/ecommerce/withdraw/day-end-balance-withdraw`: 二级商户按日终余额预约提现
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceWithdrawDayEndBalanceWithdraw(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceWithdrawDayEndBalanceWithdraw { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14297,6 +15829,7 @@ mod tree {
     }
 
     /// `v3/platsolution/ecommerce/withdraw/day-end-balance-withdraw/out-request-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceWithdrawDayEndBalanceWithdrawOutRequestNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceWithdrawDayEndBalanceWithdrawOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14308,11 +15841,13 @@ mod tree {
     /// `v3/platsolution/ecommerce/withdraw/day-end-balance-withdraw/out-request-no/{out_request_no}`
     ///
     /// - `GET` `v3/platsolution/ecommerce/withdraw/day-end-balance-withdraw/out-request-no/{out_request_no}`: 查询二级商户按日终余额预约提现状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionEcommerceWithdrawDayEndBalanceWithdrawOutRequestNoOutRequestNo(Chain);
     impl std::ops::Deref for V3PlatsolutionEcommerceWithdrawDayEndBalanceWithdrawOutRequestNoOutRequestNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/insurance`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsurance(Chain);
     impl std::ops::Deref for V3PlatsolutionInsurance { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14322,6 +15857,7 @@ mod tree {
     }
 
     /// `v3/platsolution/insurance/mch-transfer`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransfer(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransfer { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14333,6 +15869,7 @@ mod tree {
     }
 
     /// `v3/platsolution/insurance/mch-transfer/batches`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatches(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatches { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14352,11 +15889,13 @@ mod tree {
     /// `v3/platsolution/insurance/mch-transfer/batches/apply`
     ///
     /// - `POST` `v3/platsolution/insurance/mch-transfer/batches/apply`: 受理商家转账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesApply(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/insurance/mch-transfer/batches/batch-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesBatchId(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesBatchId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14368,6 +15907,7 @@ mod tree {
     /// `v3/platsolution/insurance/mch-transfer/batches/batch-id/{batch_id}`
     ///
     /// - `GET` `v3/platsolution/insurance/mch-transfer/batches/batch-id/{batch_id}`: 微信支付转账批次单号查询批次单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesBatchIdBatchId(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesBatchIdBatchId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14377,6 +15917,7 @@ mod tree {
     }
 
     /// `v3/platsolution/insurance/mch-transfer/batches/batch-id/{batch_id}/details`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesBatchIdBatchIdDetails(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesBatchIdBatchIdDetails { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14386,6 +15927,7 @@ mod tree {
     }
 
     /// `v3/platsolution/insurance/mch-transfer/batches/batch-id/{batch_id}/details/detail-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesBatchIdBatchIdDetailsDetailId(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesBatchIdBatchIdDetailsDetailId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14397,11 +15939,13 @@ mod tree {
     /// `v3/platsolution/insurance/mch-transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}`
     ///
     /// - `GET` `v3/platsolution/insurance/mch-transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}`: 微信支付转账明细单号查询明细单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesBatchIdBatchIdDetailsDetailIdDetailId(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesBatchIdBatchIdDetailsDetailIdDetailId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/insurance/mch-transfer/batches/detail-receipts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesDetailReceipts(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesDetailReceipts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14411,6 +15955,7 @@ mod tree {
     }
 
     /// `v3/platsolution/insurance/mch-transfer/batches/detail-receipts/out-batch-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesDetailReceiptsOutBatchNo(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesDetailReceiptsOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14420,6 +15965,7 @@ mod tree {
     }
 
     /// `v3/platsolution/insurance/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNo(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14429,6 +15975,7 @@ mod tree {
     }
 
     /// `v3/platsolution/insurance/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNoOutDetailNo(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNoOutDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14440,6 +15987,7 @@ mod tree {
     /// `v3/platsolution/insurance/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no/{out_detail_no}`
     ///
     /// - `GET` `v3/platsolution/insurance/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no/{out_detail_no}`: 查询商家转账明细电子回单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNoOutDetailNoOutDetailNo(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNoOutDetailNoOutDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14451,11 +15999,13 @@ mod tree {
     /// `v3/platsolution/insurance/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no/{out_detail_no}/apply`
     ///
     /// - `POST` `v3/platsolution/insurance/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no/{out_detail_no}/apply`: 申请商家转账明细电子回单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNoOutDetailNoOutDetailNoApply(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNoOutDetailNoOutDetailNoApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/insurance/mch-transfer/batches/out-batch-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesOutBatchNo(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14467,6 +16017,7 @@ mod tree {
     /// `v3/platsolution/insurance/mch-transfer/batches/out-batch-no/{out_batch_no}`
     ///
     /// - `GET` `v3/platsolution/insurance/mch-transfer/batches/out-batch-no/{out_batch_no}`: 商户转账批次单号查询批次单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesOutBatchNoOutBatchNo(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesOutBatchNoOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14476,6 +16027,7 @@ mod tree {
     }
 
     /// `v3/platsolution/insurance/mch-transfer/batches/out-batch-no/{out_batch_no}/details`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesOutBatchNoOutBatchNoDetails(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesOutBatchNoOutBatchNoDetails { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14485,6 +16037,7 @@ mod tree {
     }
 
     /// `v3/platsolution/insurance/mch-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNo(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14496,11 +16049,13 @@ mod tree {
     /// `v3/platsolution/insurance/mch-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}`
     ///
     /// - `GET` `v3/platsolution/insurance/mch-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}`: 商户明细单号查询明细单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNoOutDetailNo(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNoOutDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/insurance/mch-transfer/batches/summary-receipts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesSummaryReceipts(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesSummaryReceipts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14510,6 +16065,7 @@ mod tree {
     }
 
     /// `v3/platsolution/insurance/mch-transfer/batches/summary-receipts/out-batch-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesSummaryReceiptsOutBatchNo(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesSummaryReceiptsOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14521,6 +16077,7 @@ mod tree {
     /// `v3/platsolution/insurance/mch-transfer/batches/summary-receipts/out-batch-no/{out_batch_no}`
     ///
     /// - `GET` `v3/platsolution/insurance/mch-transfer/batches/summary-receipts/out-batch-no/{out_batch_no}`: 查询商家转账批次电子回单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesSummaryReceiptsOutBatchNoOutBatchNo(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesSummaryReceiptsOutBatchNoOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14532,11 +16089,13 @@ mod tree {
     /// `v3/platsolution/insurance/mch-transfer/batches/summary-receipts/out-batch-no/{out_batch_no}/apply`
     ///
     /// - `POST` `v3/platsolution/insurance/mch-transfer/batches/summary-receipts/out-batch-no/{out_batch_no}/apply`: 申请商家转账批次电子回单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferBatchesSummaryReceiptsOutBatchNoOutBatchNoApply(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferBatchesSummaryReceiptsOutBatchNoOutBatchNoApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/insurance/mch-transfer/reservation`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferReservation(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferReservation { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14552,11 +16111,13 @@ mod tree {
     /// `v3/platsolution/insurance/mch-transfer/reservation/apply`
     ///
     /// - `POST` `v3/platsolution/insurance/mch-transfer/reservation/apply`: 受理单次预约商家转账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferReservationApply(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferReservationApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/insurance/mch-transfer/reservation/out-reservation-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferReservationOutReservationNo(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferReservationOutReservationNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14568,6 +16129,7 @@ mod tree {
     /// `v3/platsolution/insurance/mch-transfer/reservation/out-reservation-no/{out_reservation_no}`
     ///
     /// - `GET` `v3/platsolution/insurance/mch-transfer/reservation/out-reservation-no/{out_reservation_no}`: 商户预约单号查询预约商家转账记录
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferReservationOutReservationNoOutReservationNo(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferReservationOutReservationNoOutReservationNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14579,11 +16141,13 @@ mod tree {
     /// `v3/platsolution/insurance/mch-transfer/reservation/out-reservation-no/{out_reservation_no}/close`
     ///
     /// - `POST` `v3/platsolution/insurance/mch-transfer/reservation/out-reservation-no/{out_reservation_no}/close`: 关闭预约商家转账记录
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferReservationOutReservationNoOutReservationNoClose(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferReservationOutReservationNoOutReservationNoClose { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/insurance/mch-transfer/reservation/reservation-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferReservationReservationId(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferReservationReservationId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14595,11 +16159,13 @@ mod tree {
     /// `v3/platsolution/insurance/mch-transfer/reservation/reservation-id/{reservation_id}`
     ///
     /// - `GET` `v3/platsolution/insurance/mch-transfer/reservation/reservation-id/{reservation_id}`: 微信支付预约单号查询预约商家转账记录
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionInsuranceMchTransferReservationReservationIdReservationId(Chain);
     impl std::ops::Deref for V3PlatsolutionInsuranceMchTransferReservationReservationIdReservationId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/mch-transfer`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransfer(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransfer { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14611,6 +16177,7 @@ mod tree {
     }
 
     /// `v3/platsolution/mch-transfer/batches`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatches(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatches { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14630,11 +16197,13 @@ mod tree {
     /// `v3/platsolution/mch-transfer/batches/apply`
     ///
     /// - `POST` `v3/platsolution/mch-transfer/batches/apply`: 受理商家转账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesApply(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/mch-transfer/batches/batch-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesBatchId(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesBatchId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14646,6 +16215,7 @@ mod tree {
     /// `v3/platsolution/mch-transfer/batches/batch-id/{batch_id}`
     ///
     /// - `GET` `v3/platsolution/mch-transfer/batches/batch-id/{batch_id}`: 微信支付转账批次单号查询批次单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesBatchIdBatchId(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesBatchIdBatchId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14655,6 +16225,7 @@ mod tree {
     }
 
     /// `v3/platsolution/mch-transfer/batches/batch-id/{batch_id}/details`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesBatchIdBatchIdDetails(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesBatchIdBatchIdDetails { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14664,6 +16235,7 @@ mod tree {
     }
 
     /// `v3/platsolution/mch-transfer/batches/batch-id/{batch_id}/details/detail-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesBatchIdBatchIdDetailsDetailId(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesBatchIdBatchIdDetailsDetailId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14675,11 +16247,13 @@ mod tree {
     /// `v3/platsolution/mch-transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}`
     ///
     /// - `GET` `v3/platsolution/mch-transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}`: 微信支付转账明细单号查询明细单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesBatchIdBatchIdDetailsDetailIdDetailId(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesBatchIdBatchIdDetailsDetailIdDetailId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/mch-transfer/batches/detail-receipts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesDetailReceipts(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesDetailReceipts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14689,6 +16263,7 @@ mod tree {
     }
 
     /// `v3/platsolution/mch-transfer/batches/detail-receipts/out-batch-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesDetailReceiptsOutBatchNo(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesDetailReceiptsOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14698,6 +16273,7 @@ mod tree {
     }
 
     /// `v3/platsolution/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNo(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14707,6 +16283,7 @@ mod tree {
     }
 
     /// `v3/platsolution/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNoOutDetailNo(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNoOutDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14718,6 +16295,7 @@ mod tree {
     /// `v3/platsolution/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no/{out_detail_no}`
     ///
     /// - `GET` `v3/platsolution/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no/{out_detail_no}`: 查询商家转账明细电子回单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNoOutDetailNoOutDetailNo(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNoOutDetailNoOutDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14729,11 +16307,13 @@ mod tree {
     /// `v3/platsolution/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no/{out_detail_no}/apply`
     ///
     /// - `POST` `v3/platsolution/mch-transfer/batches/detail-receipts/out-batch-no/{out_batch_no}/out-detail-no/{out_detail_no}/apply`: 申请商家转账明细电子回单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNoOutDetailNoOutDetailNoApply(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesDetailReceiptsOutBatchNoOutBatchNoOutDetailNoOutDetailNoApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/mch-transfer/batches/out-batch-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesOutBatchNo(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14745,6 +16325,7 @@ mod tree {
     /// `v3/platsolution/mch-transfer/batches/out-batch-no/{out_batch_no}`
     ///
     /// - `GET` `v3/platsolution/mch-transfer/batches/out-batch-no/{out_batch_no}`: 商户转账批次单号查询批次单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesOutBatchNoOutBatchNo(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesOutBatchNoOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14754,6 +16335,7 @@ mod tree {
     }
 
     /// `v3/platsolution/mch-transfer/batches/out-batch-no/{out_batch_no}/details`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesOutBatchNoOutBatchNoDetails(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesOutBatchNoOutBatchNoDetails { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14763,6 +16345,7 @@ mod tree {
     }
 
     /// `v3/platsolution/mch-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNo(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14774,11 +16357,13 @@ mod tree {
     /// `v3/platsolution/mch-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}`
     ///
     /// - `GET` `v3/platsolution/mch-transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}`: 商户明细单号查询明细单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNoOutDetailNo(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNoOutDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/mch-transfer/batches/summary-receipts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesSummaryReceipts(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesSummaryReceipts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14788,6 +16373,7 @@ mod tree {
     }
 
     /// `v3/platsolution/mch-transfer/batches/summary-receipts/out-batch-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesSummaryReceiptsOutBatchNo(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesSummaryReceiptsOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14799,6 +16385,7 @@ mod tree {
     /// `v3/platsolution/mch-transfer/batches/summary-receipts/out-batch-no/{out_batch_no}`
     ///
     /// - `GET` `v3/platsolution/mch-transfer/batches/summary-receipts/out-batch-no/{out_batch_no}`: 查询商家转账批次电子回单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesSummaryReceiptsOutBatchNoOutBatchNo(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesSummaryReceiptsOutBatchNoOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14810,11 +16397,13 @@ mod tree {
     /// `v3/platsolution/mch-transfer/batches/summary-receipts/out-batch-no/{out_batch_no}/apply`
     ///
     /// - `POST` `v3/platsolution/mch-transfer/batches/summary-receipts/out-batch-no/{out_batch_no}/apply`: 申请商家转账批次电子回单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferBatchesSummaryReceiptsOutBatchNoOutBatchNoApply(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferBatchesSummaryReceiptsOutBatchNoOutBatchNoApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/mch-transfer/reservation`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferReservation(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferReservation { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14830,11 +16419,13 @@ mod tree {
     /// `v3/platsolution/mch-transfer/reservation/apply`
     ///
     /// - `POST` `v3/platsolution/mch-transfer/reservation/apply`: 受理单次预约商家转账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferReservationApply(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferReservationApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/mch-transfer/reservation/out-reservation-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferReservationOutReservationNo(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferReservationOutReservationNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14846,6 +16437,7 @@ mod tree {
     /// `v3/platsolution/mch-transfer/reservation/out-reservation-no/{out_reservation_no}`
     ///
     /// - `GET` `v3/platsolution/mch-transfer/reservation/out-reservation-no/{out_reservation_no}`: 商户预约单号查询预约商家转账记录
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferReservationOutReservationNoOutReservationNo(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferReservationOutReservationNoOutReservationNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14857,11 +16449,13 @@ mod tree {
     /// `v3/platsolution/mch-transfer/reservation/out-reservation-no/{out_reservation_no}/close`
     ///
     /// - `POST` `v3/platsolution/mch-transfer/reservation/out-reservation-no/{out_reservation_no}/close`: 关闭预约商家转账记录
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferReservationOutReservationNoOutReservationNoClose(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferReservationOutReservationNoOutReservationNoClose { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/platsolution/mch-transfer/reservation/reservation-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferReservationReservationId(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferReservationReservationId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14873,11 +16467,13 @@ mod tree {
     /// `v3/platsolution/mch-transfer/reservation/reservation-id/{reservation_id}`
     ///
     /// - `GET` `v3/platsolution/mch-transfer/reservation/reservation-id/{reservation_id}`: 微信支付预约单号查询预约商家转账记录
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3PlatsolutionMchTransferReservationReservationIdReservationId(Chain);
     impl std::ops::Deref for V3PlatsolutionMchTransferReservationReservationIdReservationId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/profitsharing`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Profitsharing(Chain);
     impl std::ops::Deref for V3Profitsharing { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14899,11 +16495,13 @@ mod tree {
     /// `v3/profitsharing/bills`
     ///
     /// - `GET` `v3/profitsharing/bills`: 申请分账账单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ProfitsharingBills(Chain);
     impl std::ops::Deref for V3ProfitsharingBills { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/profitsharing/merchant-configs`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ProfitsharingMerchantConfigs(Chain);
     impl std::ops::Deref for V3ProfitsharingMerchantConfigs { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14915,6 +16513,7 @@ mod tree {
     /// `v3/profitsharing/merchant-configs/{sub_mchid}`
     ///
     /// - `GET` `v3/profitsharing/merchant-configs/{sub_mchid}`: 查询最大分账比例
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ProfitsharingMerchantConfigsSubMchid(Chain);
     impl std::ops::Deref for V3ProfitsharingMerchantConfigsSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14922,6 +16521,7 @@ mod tree {
     /// `v3/profitsharing/orders`
     ///
     /// - `POST` `v3/profitsharing/orders`: 请求分账
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ProfitsharingOrders(Chain);
     impl std::ops::Deref for V3ProfitsharingOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14935,6 +16535,7 @@ mod tree {
     /// `v3/profitsharing/orders/unfreeze`
     ///
     /// - `POST` `v3/profitsharing/orders/unfreeze`: 解冻剩余资金
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ProfitsharingOrdersUnfreeze(Chain);
     impl std::ops::Deref for V3ProfitsharingOrdersUnfreeze { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14942,11 +16543,13 @@ mod tree {
     /// `v3/profitsharing/orders/{out_order_no}`
     ///
     /// - `GET` `v3/profitsharing/orders/{out_order_no}`: 查询分账结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ProfitsharingOrdersOutOrderNo(Chain);
     impl std::ops::Deref for V3ProfitsharingOrdersOutOrderNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/profitsharing/receivers`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ProfitsharingReceivers(Chain);
     impl std::ops::Deref for V3ProfitsharingReceivers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14960,6 +16563,7 @@ mod tree {
     /// `v3/profitsharing/receivers/add`
     ///
     /// - `POST` `v3/profitsharing/receivers/add`: 添加分账接收方
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ProfitsharingReceiversAdd(Chain);
     impl std::ops::Deref for V3ProfitsharingReceiversAdd { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14967,6 +16571,7 @@ mod tree {
     /// `v3/profitsharing/receivers/delete`
     ///
     /// - `POST` `v3/profitsharing/receivers/delete`: 删除分账接收方
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ProfitsharingReceiversDelete(Chain);
     impl std::ops::Deref for V3ProfitsharingReceiversDelete { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14974,6 +16579,7 @@ mod tree {
     /// `v3/profitsharing/return-orders`
     ///
     /// - `POST` `v3/profitsharing/return-orders`: 请求分账回退
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ProfitsharingReturnOrders(Chain);
     impl std::ops::Deref for V3ProfitsharingReturnOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14985,11 +16591,13 @@ mod tree {
     /// `v3/profitsharing/return-orders/{out_return_no}`
     ///
     /// - `GET` `v3/profitsharing/return-orders/{out_return_no}`: 查询分账回退结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ProfitsharingReturnOrdersOutReturnNo(Chain);
     impl std::ops::Deref for V3ProfitsharingReturnOrdersOutReturnNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/profitsharing/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ProfitsharingTransactions(Chain);
     impl std::ops::Deref for V3ProfitsharingTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -14999,6 +16607,7 @@ mod tree {
     }
 
     /// `v3/profitsharing/transactions/{transaction_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ProfitsharingTransactionsTransactionId(Chain);
     impl std::ops::Deref for V3ProfitsharingTransactionsTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15010,11 +16619,13 @@ mod tree {
     /// `v3/profitsharing/transactions/{transaction_id}/amounts`
     ///
     /// - `GET` `v3/profitsharing/transactions/{transaction_id}/amounts`: 查询剩余待分金额
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3ProfitsharingTransactionsTransactionIdAmounts(Chain);
     impl std::ops::Deref for V3ProfitsharingTransactionsTransactionIdAmounts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/qrcode`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Qrcode(Chain);
     impl std::ops::Deref for V3Qrcode { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15028,6 +16639,7 @@ mod tree {
     /// `v3/qrcode/transactions`
     ///
     /// - `POST` `v3/qrcode/transactions`: 扣费受理
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3QrcodeTransactions(Chain);
     impl std::ops::Deref for V3QrcodeTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15037,6 +16649,7 @@ mod tree {
     }
 
     /// `v3/qrcode/transactions/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3QrcodeTransactionsOutTradeNo(Chain);
     impl std::ops::Deref for V3QrcodeTransactionsOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15048,11 +16661,13 @@ mod tree {
     /// `v3/qrcode/transactions/out-trade-no/{out_trade_no}`
     ///
     /// - `GET` `v3/qrcode/transactions/out-trade-no/{out_trade_no}`: 查询订单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3QrcodeTransactionsOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for V3QrcodeTransactionsOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/qrcode/user-services`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3QrcodeUserServices(Chain);
     impl std::ops::Deref for V3QrcodeUserServices { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15062,6 +16677,7 @@ mod tree {
     }
 
     /// `v3/qrcode/user-services/contract-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3QrcodeUserServicesContractId(Chain);
     impl std::ops::Deref for V3QrcodeUserServicesContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15073,11 +16689,13 @@ mod tree {
     /// `v3/qrcode/user-services/contract-id/{contract_id}`
     ///
     /// - `GET` `v3/qrcode/user-services/contract-id/{contract_id}`: 查询用户服务可用信息
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3QrcodeUserServicesContractIdContractId(Chain);
     impl std::ops::Deref for V3QrcodeUserServicesContractIdContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/rate-activity`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RateActivity(Chain);
     impl std::ops::Deref for V3RateActivity { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15089,6 +16707,7 @@ mod tree {
     /// `v3/rate-activity/applications`
     ///
     /// - `POST` `v3/rate-activity/applications`: 报名费率优惠活动API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RateActivityApplications(Chain);
     impl std::ops::Deref for V3RateActivityApplications { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15098,6 +16717,7 @@ mod tree {
     }
 
     /// `v3/rate-activity/applications/id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RateActivityApplicationsId(Chain);
     impl std::ops::Deref for V3RateActivityApplicationsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15110,11 +16730,13 @@ mod tree {
     ///
     /// - `GET` `v3/rate-activity/applications/id/{application_id}`: 根据申请单ID查询申请单结果API
     /// - `PATCH` `v3/rate-activity/applications/id/{application_id}`: 修改单据信息API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RateActivityApplicationsIdApplicationId(Chain);
     impl std::ops::Deref for V3RateActivityApplicationsIdApplicationId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/realname`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Realname(Chain);
     impl std::ops::Deref for V3Realname { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15126,11 +16748,13 @@ mod tree {
     /// `v3/realname/verify`
     ///
     /// - `GET` `v3/realname/verify`: 实名信息校验
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RealnameVerify(Chain);
     impl std::ops::Deref for V3RealnameVerify { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/recharge`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Recharge(Chain);
     impl std::ops::Deref for V3Recharge { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15140,6 +16764,7 @@ mod tree {
     }
 
     /// `v3/recharge/bank-transfer-recharges`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RechargeBankTransferRecharges(Chain);
     impl std::ops::Deref for V3RechargeBankTransferRecharges { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15153,11 +16778,13 @@ mod tree {
     /// `v3/recharge/bank-transfer-recharges/apply`
     ///
     /// - `POST` `v3/recharge/bank-transfer-recharges/apply`: 申请银行转账充值
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RechargeBankTransferRechargesApply(Chain);
     impl std::ops::Deref for V3RechargeBankTransferRechargesApply { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/recharge/bank-transfer-recharges/out-recharge-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RechargeBankTransferRechargesOutRechargeNo(Chain);
     impl std::ops::Deref for V3RechargeBankTransferRechargesOutRechargeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15169,11 +16796,13 @@ mod tree {
     /// `v3/recharge/bank-transfer-recharges/out-recharge-no/{out_recharge_no}`
     ///
     /// - `GET` `v3/recharge/bank-transfer-recharges/out-recharge-no/{out_recharge_no}`: 查询银行转账充值结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RechargeBankTransferRechargesOutRechargeNoOutRechargeNo(Chain);
     impl std::ops::Deref for V3RechargeBankTransferRechargesOutRechargeNoOutRechargeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/refund`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Refund(Chain);
     impl std::ops::Deref for V3Refund { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15183,6 +16812,7 @@ mod tree {
     }
 
     /// `v3/refund/domestic`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RefundDomestic(Chain);
     impl std::ops::Deref for V3RefundDomestic { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15194,6 +16824,7 @@ mod tree {
     /// `v3/refund/domestic/refunds`
     ///
     /// - `POST` `v3/refund/domestic/refunds`: 申请退款API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RefundDomesticRefunds(Chain);
     impl std::ops::Deref for V3RefundDomesticRefunds { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15207,11 +16838,13 @@ mod tree {
     /// `v3/refund/domestic/refunds/{out_refund_no}`
     ///
     /// - `GET` `v3/refund/domestic/refunds/{out_refund_no}`: 查询单笔退款API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RefundDomesticRefundsOutRefundNo(Chain);
     impl std::ops::Deref for V3RefundDomesticRefundsOutRefundNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/refund/domestic/refunds/{refund_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RefundDomesticRefundsRefundId(Chain);
     impl std::ops::Deref for V3RefundDomesticRefundsRefundId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15223,11 +16856,13 @@ mod tree {
     /// `v3/refund/domestic/refunds/{refund_id}/apply-abnormal-refund`
     ///
     /// - `POST` `v3/refund/domestic/refunds/{refund_id}/apply-abnormal-refund`: 发起异常退款
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RefundDomesticRefundsRefundIdApplyAbnormalRefund(Chain);
     impl std::ops::Deref for V3RefundDomesticRefundsRefundIdApplyAbnormalRefund { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/repayment`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Repayment(Chain);
     impl std::ops::Deref for V3Repayment { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15237,6 +16872,7 @@ mod tree {
     }
 
     /// `v3/repayment/combine-transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RepaymentCombineTransactions(Chain);
     impl std::ops::Deref for V3RepaymentCombineTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15246,6 +16882,7 @@ mod tree {
     }
 
     /// `v3/repayment/combine-transactions/partner`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RepaymentCombineTransactionsPartner(Chain);
     impl std::ops::Deref for V3RepaymentCombineTransactionsPartner { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15257,6 +16894,7 @@ mod tree {
     }
 
     /// `v3/repayment/combine-transactions/partner/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RepaymentCombineTransactionsPartnerOutTradeNo(Chain);
     impl std::ops::Deref for V3RepaymentCombineTransactionsPartnerOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15268,6 +16906,7 @@ mod tree {
     /// `v3/repayment/combine-transactions/partner/out-trade-no/{combine_out_trade_no}`
     ///
     /// - `GET` `v3/repayment/combine-transactions/partner/out-trade-no/{combine_out_trade_no}`: 还款单查询
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RepaymentCombineTransactionsPartnerOutTradeNoCombineOutTradeNo(Chain);
     impl std::ops::Deref for V3RepaymentCombineTransactionsPartnerOutTradeNoCombineOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15279,6 +16918,7 @@ mod tree {
     /// `v3/repayment/combine-transactions/partner/out-trade-no/{combine_out_trade_no}/close`
     ///
     /// - `POST` `v3/repayment/combine-transactions/partner/out-trade-no/{combine_out_trade_no}/close`: 商户关单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RepaymentCombineTransactionsPartnerOutTradeNoCombineOutTradeNoClose(Chain);
     impl std::ops::Deref for V3RepaymentCombineTransactionsPartnerOutTradeNoCombineOutTradeNoClose { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15286,11 +16926,13 @@ mod tree {
     /// `v3/repayment/combine-transactions/partner/prepay`
     ///
     /// - `POST` `v3/repayment/combine-transactions/partner/prepay`: 还款下单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3RepaymentCombineTransactionsPartnerPrepay(Chain);
     impl std::ops::Deref for V3RepaymentCombineTransactionsPartnerPrepay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/security`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Security(Chain);
     impl std::ops::Deref for V3Security { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15302,11 +16944,13 @@ mod tree {
     /// `v3/security/echo`
     ///
     /// - `POST` `v3/security/echo`: 商户签名验签／加解密测试
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3SecurityEcho(Chain);
     impl std::ops::Deref for V3SecurityEcho { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/smartguide`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Smartguide(Chain);
     impl std::ops::Deref for V3Smartguide { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15319,6 +16963,7 @@ mod tree {
     ///
     /// - `GET` `v3/smartguide/guides`: 服务人员查询API
     /// - `POST` `v3/smartguide/guides`: 服务人员注册API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3SmartguideGuides(Chain);
     impl std::ops::Deref for V3SmartguideGuides { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15330,6 +16975,7 @@ mod tree {
     /// `v3/smartguide/guides/{guide_id}`
     ///
     /// - `PATCH` `v3/smartguide/guides/{guide_id}`: 服务人员信息更新API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3SmartguideGuidesGuideId(Chain);
     impl std::ops::Deref for V3SmartguideGuidesGuideId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15341,11 +16987,13 @@ mod tree {
     /// `v3/smartguide/guides/{guide_id}/assign`
     ///
     /// - `POST` `v3/smartguide/guides/{guide_id}/assign`: 服务人员分配API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3SmartguideGuidesGuideIdAssign(Chain);
     impl std::ops::Deref for V3SmartguideGuidesGuideIdAssign { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/taxi-invoice`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoice(Chain);
     impl std::ops::Deref for V3TaxiInvoice { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15373,6 +17021,7 @@ mod tree {
     }
 
     /// `v3/taxi-invoice/attendance`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceAttendance(Chain);
     impl std::ops::Deref for V3TaxiInvoiceAttendance { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15384,6 +17033,7 @@ mod tree {
     /// `v3/taxi-invoice/attendance/punch`
     ///
     /// - `POST` `v3/taxi-invoice/attendance/punch`: 签到签退API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceAttendancePunch(Chain);
     impl std::ops::Deref for V3TaxiInvoiceAttendancePunch { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15391,6 +17041,7 @@ mod tree {
     /// `v3/taxi-invoice/cards`
     ///
     /// - `POST` `v3/taxi-invoice/cards`: 将出租车电子发票插入微信用户卡包API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceCards(Chain);
     impl std::ops::Deref for V3TaxiInvoiceCards { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15402,11 +17053,13 @@ mod tree {
     /// `v3/taxi-invoice/cards/upload-file`
     ///
     /// - `POST` `v3/taxi-invoice/cards/upload-file`: 上传出租车电子发票文件
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceCardsUploadFile(Chain);
     impl std::ops::Deref for V3TaxiInvoiceCardsUploadFile { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/taxi-invoice/driver`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceDriver(Chain);
     impl std::ops::Deref for V3TaxiInvoiceDriver { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15418,11 +17071,13 @@ mod tree {
     /// `v3/taxi-invoice/driver/update-driver`
     ///
     /// - `POST` `v3/taxi-invoice/driver/update-driver`: 更新司机信息API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceDriverUpdateDriver(Chain);
     impl std::ops::Deref for V3TaxiInvoiceDriverUpdateDriver { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/taxi-invoice/drivers`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceDrivers(Chain);
     impl std::ops::Deref for V3TaxiInvoiceDrivers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15434,11 +17089,13 @@ mod tree {
     /// `v3/taxi-invoice/drivers/{driver_license}`
     ///
     /// - `GET` `v3/taxi-invoice/drivers/{driver_license}`: 获取司机信息API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceDriversDriverLicense(Chain);
     impl std::ops::Deref for V3TaxiInvoiceDriversDriverLicense { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/taxi-invoice/taxi`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceTaxi(Chain);
     impl std::ops::Deref for V3TaxiInvoiceTaxi { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15450,11 +17107,13 @@ mod tree {
     /// `v3/taxi-invoice/taxi/update-taxi`
     ///
     /// - `POST` `v3/taxi-invoice/taxi/update-taxi`: 更新出租车信息API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceTaxiUpdateTaxi(Chain);
     impl std::ops::Deref for V3TaxiInvoiceTaxiUpdateTaxi { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/taxi-invoice/taxi-companies`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceTaxiCompanies(Chain);
     impl std::ops::Deref for V3TaxiInvoiceTaxiCompanies { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15466,11 +17125,13 @@ mod tree {
     /// `v3/taxi-invoice/taxi-companies/{company_mchid}`
     ///
     /// - `GET` `v3/taxi-invoice/taxi-companies/{company_mchid}`: 获取出租车公司商户信息API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceTaxiCompaniesCompanyMchid(Chain);
     impl std::ops::Deref for V3TaxiInvoiceTaxiCompaniesCompanyMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/taxi-invoice/taxi-company`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceTaxiCompany(Chain);
     impl std::ops::Deref for V3TaxiInvoiceTaxiCompany { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15482,11 +17143,13 @@ mod tree {
     /// `v3/taxi-invoice/taxi-company/create-taxi-company`
     ///
     /// - `POST` `v3/taxi-invoice/taxi-company/create-taxi-company`: 新增出租车公司API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceTaxiCompanyCreateTaxiCompany(Chain);
     impl std::ops::Deref for V3TaxiInvoiceTaxiCompanyCreateTaxiCompany { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/taxi-invoice/taxies`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceTaxies(Chain);
     impl std::ops::Deref for V3TaxiInvoiceTaxies { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15498,11 +17161,13 @@ mod tree {
     /// `v3/taxi-invoice/taxies/{plate_number}`
     ///
     /// - `GET` `v3/taxi-invoice/taxies/{plate_number}`: 获取出租车信息API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceTaxiesPlateNumber(Chain);
     impl std::ops::Deref for V3TaxiInvoiceTaxiesPlateNumber { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/taxi-invoice/user-taxi-order`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceUserTaxiOrder(Chain);
     impl std::ops::Deref for V3TaxiInvoiceUserTaxiOrder { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15514,6 +17179,7 @@ mod tree {
     /// `v3/taxi-invoice/user-taxi-order/find-by-token`
     ///
     /// - `GET` `v3/taxi-invoice/user-taxi-order/find-by-token`: 根据凭证查询乘客行程单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceUserTaxiOrderFindByToken(Chain);
     impl std::ops::Deref for V3TaxiInvoiceUserTaxiOrderFindByToken { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15521,11 +17187,13 @@ mod tree {
     /// `v3/taxi-invoice/user-taxi-orders`
     ///
     /// - `GET` `v3/taxi-invoice/user-taxi-orders`: 获取乘客行程单列表API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TaxiInvoiceUserTaxiOrders(Chain);
     impl std::ops::Deref for V3TaxiInvoiceUserTaxiOrders { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/transaction-block`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransactionBlock(Chain);
     impl std::ops::Deref for V3TransactionBlock { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15537,6 +17205,7 @@ mod tree {
     }
 
     /// `v3/transaction-block/transaction-block-records`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransactionBlockTransactionBlockRecords(Chain);
     impl std::ops::Deref for V3TransactionBlockTransactionBlockRecords { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15548,6 +17217,7 @@ mod tree {
     }
 
     /// `v3/transaction-block/transaction-block-records/sub-mchid`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransactionBlockTransactionBlockRecordsSubMchid(Chain);
     impl std::ops::Deref for V3TransactionBlockTransactionBlockRecordsSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15559,6 +17229,7 @@ mod tree {
     /// `v3/transaction-block/transaction-block-records/sub-mchid/{sub_mchid}`
     ///
     /// - `GET` `v3/transaction-block/transaction-block-records/sub-mchid/{sub_mchid}`: 分页查询子商户名下的交易拦截记录
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransactionBlockTransactionBlockRecordsSubMchidSubMchid(Chain);
     impl std::ops::Deref for V3TransactionBlockTransactionBlockRecordsSubMchidSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15566,11 +17237,13 @@ mod tree {
     /// `v3/transaction-block/transaction-block-records/{block_record_id}`
     ///
     /// - `GET` `v3/transaction-block/transaction-block-records/{block_record_id}`: 查询子商户交易拦截记录详情
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransactionBlockTransactionBlockRecordsBlockRecordId(Chain);
     impl std::ops::Deref for V3TransactionBlockTransactionBlockRecordsBlockRecordId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/transaction-block/transaction-block-submissions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransactionBlockTransactionBlockSubmissions(Chain);
     impl std::ops::Deref for V3TransactionBlockTransactionBlockSubmissions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15582,6 +17255,7 @@ mod tree {
     }
 
     /// `v3/transaction-block/transaction-block-submissions/sub-mchid`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransactionBlockTransactionBlockSubmissionsSubMchid(Chain);
     impl std::ops::Deref for V3TransactionBlockTransactionBlockSubmissionsSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15593,6 +17267,7 @@ mod tree {
     /// `v3/transaction-block/transaction-block-submissions/sub-mchid/{sub_mchid}`
     ///
     /// - `POST` `v3/transaction-block/transaction-block-submissions/sub-mchid/{sub_mchid}`: 发起交易拦截申诉
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransactionBlockTransactionBlockSubmissionsSubMchidSubMchid(Chain);
     impl std::ops::Deref for V3TransactionBlockTransactionBlockSubmissionsSubMchidSubMchid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15600,11 +17275,13 @@ mod tree {
     /// `v3/transaction-block/transaction-block-submissions/{block_submission_id}`
     ///
     /// - `GET` `v3/transaction-block/transaction-block-submissions/{block_submission_id}`: 查询交易拦截申诉详情
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransactionBlockTransactionBlockSubmissionsBlockSubmissionId(Chain);
     impl std::ops::Deref for V3TransactionBlockTransactionBlockSubmissionsBlockSubmissionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/transfer`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Transfer(Chain);
     impl std::ops::Deref for V3Transfer { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15618,6 +17295,7 @@ mod tree {
     /// `v3/transfer/batches`
     ///
     /// - `POST` `v3/transfer/batches`: 发起批量转账API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferBatches(Chain);
     impl std::ops::Deref for V3TransferBatches { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15629,6 +17307,7 @@ mod tree {
     }
 
     /// `v3/transfer/batches/batch-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferBatchesBatchId(Chain);
     impl std::ops::Deref for V3TransferBatchesBatchId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15640,6 +17319,7 @@ mod tree {
     /// `v3/transfer/batches/batch-id/{batch_id}`
     ///
     /// - `GET` `v3/transfer/batches/batch-id/{batch_id}`: 微信批次单号查询批次单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferBatchesBatchIdBatchId(Chain);
     impl std::ops::Deref for V3TransferBatchesBatchIdBatchId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15649,6 +17329,7 @@ mod tree {
     }
 
     /// `v3/transfer/batches/batch-id/{batch_id}/details`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferBatchesBatchIdBatchIdDetails(Chain);
     impl std::ops::Deref for V3TransferBatchesBatchIdBatchIdDetails { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15658,6 +17339,7 @@ mod tree {
     }
 
     /// `v3/transfer/batches/batch-id/{batch_id}/details/detail-id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferBatchesBatchIdBatchIdDetailsDetailId(Chain);
     impl std::ops::Deref for V3TransferBatchesBatchIdBatchIdDetailsDetailId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15669,11 +17351,13 @@ mod tree {
     /// `v3/transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}`
     ///
     /// - `GET` `v3/transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}`: 微信明细单号查询明细单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferBatchesBatchIdBatchIdDetailsDetailIdDetailId(Chain);
     impl std::ops::Deref for V3TransferBatchesBatchIdBatchIdDetailsDetailIdDetailId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/transfer/batches/out-batch-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferBatchesOutBatchNo(Chain);
     impl std::ops::Deref for V3TransferBatchesOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15685,6 +17369,7 @@ mod tree {
     /// `v3/transfer/batches/out-batch-no/{out_batch_no}`
     ///
     /// - `GET` `v3/transfer/batches/out-batch-no/{out_batch_no}`: 商家批次单号查询批次单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferBatchesOutBatchNoOutBatchNo(Chain);
     impl std::ops::Deref for V3TransferBatchesOutBatchNoOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15694,6 +17379,7 @@ mod tree {
     }
 
     /// `v3/transfer/batches/out-batch-no/{out_batch_no}/details`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferBatchesOutBatchNoOutBatchNoDetails(Chain);
     impl std::ops::Deref for V3TransferBatchesOutBatchNoOutBatchNoDetails { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15703,6 +17389,7 @@ mod tree {
     }
 
     /// `v3/transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNo(Chain);
     impl std::ops::Deref for V3TransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15714,6 +17401,7 @@ mod tree {
     /// `v3/transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}`
     ///
     /// - `GET` `v3/transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}`: 商家明细单号查询明细单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNoOutDetailNo(Chain);
     impl std::ops::Deref for V3TransferBatchesOutBatchNoOutBatchNoDetailsOutDetailNoOutDetailNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15721,6 +17409,7 @@ mod tree {
     /// `v3/transfer/bill-receipt`
     ///
     /// - `POST` `v3/transfer/bill-receipt`: 转账电子回单申请受理API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferBillReceipt(Chain);
     impl std::ops::Deref for V3TransferBillReceipt { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15732,11 +17421,13 @@ mod tree {
     /// `v3/transfer/bill-receipt/{out_batch_no}`
     ///
     /// - `GET` `v3/transfer/bill-receipt/{out_batch_no}`: 查询转账电子回单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferBillReceiptOutBatchNo(Chain);
     impl std::ops::Deref for V3TransferBillReceiptOutBatchNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/transfer-detail`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferDetail(Chain);
     impl std::ops::Deref for V3TransferDetail { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15749,11 +17440,13 @@ mod tree {
     ///
     /// - `GET` `v3/transfer-detail/electronic-receipts`: 查询转账明细电子回单受理结果API
     /// - `POST` `v3/transfer-detail/electronic-receipts`: 转账明细电子回单受理API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferDetailElectronicReceipts(Chain);
     impl std::ops::Deref for V3TransferDetailElectronicReceipts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/transferdownload`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Transferdownload(Chain);
     impl std::ops::Deref for V3Transferdownload { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15767,6 +17460,7 @@ mod tree {
     /// `v3/transferdownload/elecvoucherfile`
     ///
     /// - `GET` `v3/transferdownload/elecvoucherfile`: 下载电子回单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferdownloadElecvoucherfile(Chain);
     impl std::ops::Deref for V3TransferdownloadElecvoucherfile { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15774,11 +17468,13 @@ mod tree {
     /// `v3/transferdownload/signfile`
     ///
     /// - `GET` `v3/transferdownload/signfile`: 下载电子回单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3TransferdownloadSignfile(Chain);
     impl std::ops::Deref for V3TransferdownloadSignfile { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/vehicle`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Vehicle(Chain);
     impl std::ops::Deref for V3Vehicle { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15792,6 +17488,7 @@ mod tree {
     }
 
     /// `v3/vehicle/etc`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleEtc(Chain);
     impl std::ops::Deref for V3VehicleEtc { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15807,6 +17504,7 @@ mod tree {
     }
 
     /// `v3/vehicle/etc/contracts`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleEtcContracts(Chain);
     impl std::ops::Deref for V3VehicleEtcContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15818,6 +17516,7 @@ mod tree {
     /// `v3/vehicle/etc/contracts/{contract_id}`
     ///
     /// - `GET` `v3/vehicle/etc/contracts/{contract_id}`: 通过商户ETC绑定号查询签约状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleEtcContractsContractId(Chain);
     impl std::ops::Deref for V3VehicleEtcContractsContractId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15825,11 +17524,13 @@ mod tree {
     /// `v3/vehicle/etc/preopen`
     ///
     /// - `POST` `v3/vehicle/etc/preopen`: 预开通用户ETC指定卡扣费API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleEtcPreopen(Chain);
     impl std::ops::Deref for V3VehicleEtcPreopen { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/vehicle/etc/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleEtcTransactions(Chain);
     impl std::ops::Deref for V3VehicleEtcTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15845,11 +17546,13 @@ mod tree {
     /// `v3/vehicle/etc/transactions/highway`
     ///
     /// - `POST` `v3/vehicle/etc/transactions/highway`: 高速场景商户扣款API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleEtcTransactionsHighway(Chain);
     impl std::ops::Deref for V3VehicleEtcTransactionsHighway { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/vehicle/etc/transactions/id`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleEtcTransactionsId(Chain);
     impl std::ops::Deref for V3VehicleEtcTransactionsId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15861,11 +17564,13 @@ mod tree {
     /// `v3/vehicle/etc/transactions/id/{transaction_id}`
     ///
     /// - `GET` `v3/vehicle/etc/transactions/id/{transaction_id}`: 查询订单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleEtcTransactionsIdTransactionId(Chain);
     impl std::ops::Deref for V3VehicleEtcTransactionsIdTransactionId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/vehicle/etc/transactions/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleEtcTransactionsOutTradeNo(Chain);
     impl std::ops::Deref for V3VehicleEtcTransactionsOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15877,11 +17582,13 @@ mod tree {
     /// `v3/vehicle/etc/transactions/out-trade-no/{out_trade_no}`
     ///
     /// - `GET` `v3/vehicle/etc/transactions/out-trade-no/{out_trade_no}`: 查询订单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleEtcTransactionsOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for V3VehicleEtcTransactionsOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/vehicle/etc/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleEtcUsers(Chain);
     impl std::ops::Deref for V3VehicleEtcUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15891,6 +17598,7 @@ mod tree {
     }
 
     /// `v3/vehicle/etc/users/{openid}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleEtcUsersOpenid(Chain);
     impl std::ops::Deref for V3VehicleEtcUsersOpenid { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15902,11 +17610,13 @@ mod tree {
     /// `v3/vehicle/etc/users/{openid}/contracts`
     ///
     /// - `GET` `v3/vehicle/etc/users/{openid}/contracts`: 查询ETC签约状态API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleEtcUsersOpenidContracts(Chain);
     impl std::ops::Deref for V3VehicleEtcUsersOpenidContracts { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/vehicle/parking`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleParking(Chain);
     impl std::ops::Deref for V3VehicleParking { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15920,11 +17630,13 @@ mod tree {
     /// `v3/vehicle/parking/parkings`
     ///
     /// - `POST` `v3/vehicle/parking/parkings`: 创建停车入场API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleParkingParkings(Chain);
     impl std::ops::Deref for V3VehicleParkingParkings { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/vehicle/parking/services`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleParkingServices(Chain);
     impl std::ops::Deref for V3VehicleParkingServices { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15936,11 +17648,13 @@ mod tree {
     /// `v3/vehicle/parking/services/find`
     ///
     /// - `GET` `v3/vehicle/parking/services/find`: 查询车牌服务开通信息API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleParkingServicesFind(Chain);
     impl std::ops::Deref for V3VehicleParkingServicesFind { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/vehicle/transactions`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleTransactions(Chain);
     impl std::ops::Deref for V3VehicleTransactions { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15952,6 +17666,7 @@ mod tree {
     }
 
     /// `v3/vehicle/transactions/out-trade-no`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleTransactionsOutTradeNo(Chain);
     impl std::ops::Deref for V3VehicleTransactionsOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15963,6 +17678,7 @@ mod tree {
     /// `v3/vehicle/transactions/out-trade-no/{out_trade_no}`
     ///
     /// - `GET` `v3/vehicle/transactions/out-trade-no/{out_trade_no}`: 查询订单API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleTransactionsOutTradeNoOutTradeNo(Chain);
     impl std::ops::Deref for V3VehicleTransactionsOutTradeNoOutTradeNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15970,11 +17686,13 @@ mod tree {
     /// `v3/vehicle/transactions/parking`
     ///
     /// - `POST` `v3/vehicle/transactions/parking`: 扣费受理API
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3VehicleTransactionsParking(Chain);
     impl std::ops::Deref for V3VehicleTransactionsParking { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/webizpay`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3Webizpay(Chain);
     impl std::ops::Deref for V3Webizpay { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -15995,6 +17713,7 @@ mod tree {
     ///
     /// - `GET` `v3/webizpay/avail-mch-ranges`: 查询可用商户范围列表
     /// - `POST` `v3/webizpay/avail-mch-ranges`: 创建可用商户范围
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayAvailMchRanges(Chain);
     impl std::ops::Deref for V3WebizpayAvailMchRanges { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16004,6 +17723,7 @@ mod tree {
     }
 
     /// `v3/webizpay/avail-mch-ranges/{range_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayAvailMchRangesRangeId(Chain);
     impl std::ops::Deref for V3WebizpayAvailMchRangesRangeId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16016,6 +17736,7 @@ mod tree {
     ///
     /// - `GET` `v3/webizpay/avail-mch-ranges/{range_id}/merchant-identifiers`: 查询商户标识列表
     /// - `POST` `v3/webizpay/avail-mch-ranges/{range_id}/merchant-identifiers`: 添加商户标识
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayAvailMchRangesRangeIdMerchantIdentifiers(Chain);
     impl std::ops::Deref for V3WebizpayAvailMchRangesRangeIdMerchantIdentifiers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16027,11 +17748,13 @@ mod tree {
     /// `v3/webizpay/avail-mch-ranges/{range_id}/merchant-identifiers/{merchant_identifier}`
     ///
     /// - `DELETE` `v3/webizpay/avail-mch-ranges/{range_id}/merchant-identifiers/{merchant_identifier}`: 删除商户标识
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayAvailMchRangesRangeIdMerchantIdentifiersMerchantIdentifier(Chain);
     impl std::ops::Deref for V3WebizpayAvailMchRangesRangeIdMerchantIdentifiersMerchantIdentifier { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/webizpay/bill`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayBill(Chain);
     impl std::ops::Deref for V3WebizpayBill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16045,6 +17768,7 @@ mod tree {
     /// `v3/webizpay/bill/proof`
     ///
     /// - `POST` `v3/webizpay/bill/proof`: 申请企业商户企业支付出资凭证
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayBillProof(Chain);
     impl std::ops::Deref for V3WebizpayBillProof { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16052,11 +17776,13 @@ mod tree {
     /// `v3/webizpay/bill/trade-bill`
     ///
     /// - `POST` `v3/webizpay/bill/trade-bill`: 申请企业商户企业支付业务账单
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayBillTradeBill(Chain);
     impl std::ops::Deref for V3WebizpayBillTradeBill { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/webizpay/employees`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayEmployees(Chain);
     impl std::ops::Deref for V3WebizpayEmployees { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16066,6 +17792,7 @@ mod tree {
     }
 
     /// `v3/webizpay/employees/{employee_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayEmployeesEmployeeId(Chain);
     impl std::ops::Deref for V3WebizpayEmployeesEmployeeId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16079,6 +17806,7 @@ mod tree {
     }
 
     /// `v3/webizpay/employees/{employee_id}/out-quota-cards`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayEmployeesEmployeeIdOutQuotaCards(Chain);
     impl std::ops::Deref for V3WebizpayEmployeesEmployeeIdOutQuotaCards { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16090,6 +17818,7 @@ mod tree {
     /// `v3/webizpay/employees/{employee_id}/out-quota-cards/{out_card_no}`
     ///
     /// - `GET` `v3/webizpay/employees/{employee_id}/out-quota-cards/{out_card_no}`: 使用商户卡号查询企业支付额度卡
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayEmployeesEmployeeIdOutQuotaCardsOutCardNo(Chain);
     impl std::ops::Deref for V3WebizpayEmployeesEmployeeIdOutQuotaCardsOutCardNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16097,6 +17826,7 @@ mod tree {
     /// `v3/webizpay/employees/{employee_id}/quota-cards`
     ///
     /// - `POST` `v3/webizpay/employees/{employee_id}/quota-cards`: 企业商户为员工下发企业支付额度卡
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayEmployeesEmployeeIdQuotaCards(Chain);
     impl std::ops::Deref for V3WebizpayEmployeesEmployeeIdQuotaCards { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16108,6 +17838,7 @@ mod tree {
     /// `v3/webizpay/employees/{employee_id}/quota-cards/{card_no}`
     ///
     /// - `GET` `v3/webizpay/employees/{employee_id}/quota-cards/{card_no}`: 企业商户查询企业支付额度卡
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayEmployeesEmployeeIdQuotaCardsCardNo(Chain);
     impl std::ops::Deref for V3WebizpayEmployeesEmployeeIdQuotaCardsCardNo { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16121,6 +17852,7 @@ mod tree {
     /// `v3/webizpay/employees/{employee_id}/quota-cards/{card_no}/cancel`
     ///
     /// - `POST` `v3/webizpay/employees/{employee_id}/quota-cards/{card_no}/cancel`: 企业商户作废员工企业支付额度卡
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayEmployeesEmployeeIdQuotaCardsCardNoCancel(Chain);
     impl std::ops::Deref for V3WebizpayEmployeesEmployeeIdQuotaCardsCardNoCancel { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16128,6 +17860,7 @@ mod tree {
     /// `v3/webizpay/employees/{employee_id}/quota-cards/{card_no}/payment-url`
     ///
     /// - `GET` `v3/webizpay/employees/{employee_id}/quota-cards/{card_no}/payment-url`: 企业商户获取指定额度卡支付链接
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayEmployeesEmployeeIdQuotaCardsCardNoPaymentUrl(Chain);
     impl std::ops::Deref for V3WebizpayEmployeesEmployeeIdQuotaCardsCardNoPaymentUrl { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16135,11 +17868,13 @@ mod tree {
     /// `v3/webizpay/employees/{employee_id}/revoke`
     ///
     /// - `POST` `v3/webizpay/employees/{employee_id}/revoke`: 企业商户发起解除员工企业支付授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayEmployeesEmployeeIdRevoke(Chain);
     impl std::ops::Deref for V3WebizpayEmployeesEmployeeIdRevoke { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/webizpay/stores`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayStores(Chain);
     impl std::ops::Deref for V3WebizpayStores { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16151,6 +17886,7 @@ mod tree {
     /// `v3/webizpay/stores/entity-matches`
     ///
     /// - `POST` `v3/webizpay/stores/entity-matches`: 发起门店主体匹配
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayStoresEntityMatches(Chain);
     impl std::ops::Deref for V3WebizpayStoresEntityMatches { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16162,11 +17898,13 @@ mod tree {
     /// `v3/webizpay/stores/entity-matches/{batch_id}`
     ///
     /// - `GET` `v3/webizpay/stores/entity-matches/{batch_id}`: 查询门店主体匹配结果
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayStoresEntityMatchesBatchId(Chain);
     impl std::ops::Deref for V3WebizpayStoresEntityMatchesBatchId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
 
     /// `v3/webizpay/users`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayUsers(Chain);
     impl std::ops::Deref for V3WebizpayUsers { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16176,6 +17914,7 @@ mod tree {
     }
 
     /// `v3/webizpay/users/{user_id}`
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayUsersUserId(Chain);
     impl std::ops::Deref for V3WebizpayUsersUserId { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16189,6 +17928,7 @@ mod tree {
     /// `v3/webizpay/users/{user_id}/authorization-state`
     ///
     /// - `GET` `v3/webizpay/users/{user_id}/authorization-state`: 企业商户查询企业员工开通授权状态
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayUsersUserIdAuthorizationState(Chain);
     impl std::ops::Deref for V3WebizpayUsersUserIdAuthorizationState { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
@@ -16196,6 +17936,7 @@ mod tree {
     /// `v3/webizpay/users/{user_id}/authorization-url`
     ///
     /// - `POST` `v3/webizpay/users/{user_id}/authorization-url`: 企业商户发起员工开通企业支付授权
+    #[doc(hidden)]
     #[derive(Debug, Clone)]
     pub struct V3WebizpayUsersUserIdAuthorizationUrl(Chain);
     impl std::ops::Deref for V3WebizpayUsersUserIdAuthorizationUrl { type Target = Chain; fn deref(&self) -> &Chain { &self.0 } }
