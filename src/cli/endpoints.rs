@@ -66,31 +66,47 @@ struct Body {
 
 pub(crate) fn run(args: Args) -> Result<(), Failure> {
     let words: Vec<String> = args.words.iter().map(|w| w.to_lowercase()).collect();
-    let mut hits = 0usize;
+    let mut hits = Vec::new();
     for (number, line) in CATALOG.lines().enumerate() {
         let op: Operation = serde_json::from_str(line).map_err(|e| {
             Failure::failed(format!("the built-in catalog, line {}: {e}", number + 1))
         })?;
-        if !words.iter().all(|w| op.haystack().contains(w.as_str())) {
-            continue;
+        if words.iter().all(|w| op.haystack().contains(w.as_str())) {
+            hits.push((op.rank(&words), line, op));
         }
-        hits += 1;
+    }
+    // A word that is the path, or begins it, puts that endpoint first (`v3/certificates`
+    // before `hk/v3/certificates`); otherwise the catalog's order.
+    hits.sort_by_key(|(rank, _, _)| *rank);
+    for (index, (_, line, op)) in hits.iter().enumerate() {
         if args.json {
             output::line(line)?;
         } else if words.is_empty() {
             output::line(&format!("{:<6} {}  {}", op.method, op.path, op.title))?;
         } else {
-            if hits > 1 {
+            if index > 0 {
                 output::line("")?;
             }
-            describe(&op)?;
+            describe(op)?;
         }
     }
-    output::note(&format!("{hits} endpoint(s)"));
+    output::note(&format!("{} endpoint(s)", hits.len()));
     Ok(())
 }
 
 impl Operation {
+    /// 0 when a word is the path, 1 when a word begins it, 2 otherwise.
+    fn rank(&self, words: &[String]) -> u8 {
+        let path = self.path.to_lowercase();
+        if words.iter().any(|w| *w == path) {
+            0
+        } else if words.iter().any(|w| path.starts_with(w.as_str())) {
+            1
+        } else {
+            2
+        }
+    }
+
     /// Everything a word may match, lower-cased.
     fn haystack(&self) -> String {
         let mut text = format!(

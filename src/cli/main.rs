@@ -140,10 +140,11 @@ impl From<wechatpay::Error> for Failure {
                 line
             }
         };
+        // A key error here happened while using a key that loaded (a certificate that did
+        // not decrypt under the APIv3 key, say): a failed check. Keys that do not load are
+        // reported by `build()` as configuration.
         match e {
-            Error::Config(_) | Error::Key(_) | Error::Request(_) | Error::Unsupported(_) => {
-                Failure::usage(message)
-            }
+            Error::Config(_) | Error::Request(_) | Error::Unsupported(_) => Failure::usage(message),
             _ => Failure::failed(message),
         }
     }

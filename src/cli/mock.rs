@@ -38,6 +38,7 @@ enum ModeArg {
 pub(crate) fn run(args: Args) -> Result<(), Failure> {
     let listener = TcpListener::bind(&args.listen)
         .map_err(|e| Failure::usage(format!("cannot listen on {}: {e}", args.listen)))?;
+    let stop = Stop::install()?;
     let server = MockServer::builder()
         .mode(match args.mode {
             ModeArg::PublicKey => Mode::PublicKey,
@@ -81,7 +82,7 @@ pub(crate) fn run(args: Args) -> Result<(), Failure> {
         output::shell_quote(&written.display().to_string())
     ))?;
 
-    wait_for_ctrl_c()?;
+    stop.wait()?;
     output::note(&format!(
         "wxpay mock: stopped after {} request(s)",
         server.request_count()
@@ -89,13 +90,55 @@ pub(crate) fn run(args: Args) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Blocks until Ctrl-C (SIGINT); the simulator serves on its own thread meanwhile.
-fn wait_for_ctrl_c() -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::failed(format!("cannot wait for Ctrl-C: {e}")))?;
-    runtime
-        .block_on(tokio::signal::ctrl_c())
-        .map_err(|e| Failure::failed(format!("cannot wait for Ctrl-C: {e}")))
+/// Ctrl-C (and, on Unix, SIGTERM) handling, installed before the ready line is printed so
+/// that a signal sent as soon as it appears is not lost to the default action.
+struct Stop {
+    runtime: tokio::runtime::Runtime,
+    #[cfg(unix)]
+    signals: [tokio::signal::unix::Signal; 2],
+}
+
+impl Stop {
+    fn install() -> Result<Self, Failure> {
+        let cannot = |e: std::io::Error| Failure::failed(format!("cannot watch for Ctrl-C: {e}"));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(cannot)?;
+        #[cfg(unix)]
+        let signals = {
+            use tokio::signal::unix::{signal, SignalKind};
+            let _entered = runtime.enter();
+            [
+                signal(SignalKind::interrupt()).map_err(cannot)?,
+                signal(SignalKind::terminate()).map_err(cannot)?,
+            ]
+        };
+        Ok(Self {
+            runtime,
+            #[cfg(unix)]
+            signals,
+        })
+    }
+
+    /// Blocks until a stop signal arrives; the simulator serves on its own thread meanwhile.
+    #[cfg(unix)]
+    fn wait(mut self) -> Result<(), Failure> {
+        let signals = &mut self.signals;
+        self.runtime.block_on(std::future::poll_fn(|cx| {
+            if signals.iter_mut().any(|s| s.poll_recv(cx).is_ready()) {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        }));
+        Ok(())
+    }
+
+    #[cfg(not(unix))]
+    fn wait(self) -> Result<(), Failure> {
+        self.runtime
+            .block_on(tokio::signal::ctrl_c())
+            .map_err(|e| Failure::failed(format!("cannot watch for Ctrl-C: {e}")))
+    }
 }

@@ -80,8 +80,10 @@ pub(crate) fn run(args: Args) -> Result<(), Failure> {
     let chain = client.chain(&target.path);
     let response = chain.send(method.clone(), opts)?;
 
-    let unsigned = download::is_unsigned_download(&method, &target.path);
-    output::note(&describe(&response, unsigned));
+    let described = describe(
+        &response,
+        download::is_unsigned_download(&method, &target.path),
+    );
     match &args.raw {
         Some(file) => {
             let expected = match (&args.sha1, &args.sha256) {
@@ -89,11 +91,16 @@ pub(crate) fn run(args: Args) -> Result<(), Failure> {
                 (_, Some(hex)) => Some(Digest::Sha256(hex.clone())),
                 _ => None,
             };
+            // Said only once the file is in place: a failure is one line.
             let saved = save_download(response.bytes(), file, expected.as_ref())?;
+            output::note(&described);
             output::note(&saved);
             Ok(())
         }
-        None => print_body(&response),
+        None => {
+            output::note(&described);
+            print_body(&response)
+        }
     }
 }
 
