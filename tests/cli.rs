@@ -15,7 +15,6 @@ use wechatpay::json;
 use wechatpay::mock::{demo, MockServer, Mode};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wxpay");
-const TERMINATE: &str = "v3/password-exempt-contract/contracts/service-id/{service_id}/out-contract-code/{out_contract_code}/terminate";
 const CREDENTIAL_VARS: &[&str] = &[
     "WECHATPAY_CONFIG",
     "WECHATPAY_MCHID",

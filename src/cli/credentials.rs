@@ -73,7 +73,7 @@ pub(crate) struct CredentialArgs {
         value_name = "KEY"
     )]
     secret: Option<String>,
-    /// Base URI, https://api.mch.weixin.qq.com/ by default
+    /// Base URI, `https://api.mch.weixin.qq.com/` by default
     #[arg(
         short = 'u',
         long,

@@ -18,7 +18,7 @@ its PUB_KEY_ID_... key, passes that key with --cert (or a --config file that has
 Example:
   wxpay crt -k $APIV3_KEY -m 1900000001 -f apiclient_key.pem -s 1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C -o certs/")]
 pub(crate) struct Args {
-    /// Folder to write wechatpay_<serial>.pem into (created if missing); the system's
+    /// Folder to write `wechatpay_<serial>.pem` into (created if missing); the system's
     /// temporary folder by default
     #[arg(short = 'o', long, value_name = "DIR")]
     output: Option<PathBuf>,

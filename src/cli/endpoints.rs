@@ -98,7 +98,7 @@ impl Operation {
     /// 0 when a word is the path, 1 when a word begins it, 2 otherwise.
     fn rank(&self, words: &[String]) -> u8 {
         let path = self.path.to_lowercase();
-        if words.iter().any(|w| *w == path) {
+        if words.contains(&path) {
             0
         } else if words.iter().any(|w| path.starts_with(w.as_str())) {
             1
