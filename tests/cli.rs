@@ -1016,12 +1016,32 @@ fn bad_input_gives_one_line_and_status_2_never_a_panic() {
                 "--config",
                 &config,
                 "--cert",
-                "no-equals-sign",
+                "no_equals_sign",
             ]
             .into_iter()
             .map(String::from)
             .collect(),
-            vec!["--cert `no-equals-sign`", "ID=KEY"],
+            vec!["--cert `no_equals_sign`", "ID=KEY"],
+        ),
+        (
+            vec![
+                "request".into(),
+                "v3/x".into(),
+                "--config".into(),
+                config.clone(),
+                "--cert".into(),
+                demo::MERCHANT_PRIVATE_KEY_PEM.into(),
+            ],
+            vec!["--cert entry: expected ID=KEY"],
+        ),
+        (
+            // clap's refusal of a stray key is not allowed to quote it.
+            vec![
+                "request".into(),
+                "v3/x".into(),
+                demo::MERCHANT_PRIVATE_KEY_PEM.into(),
+            ],
+            vec!["unexpected argument", "characters>"],
         ),
         (
             vec!["crt", "--config", &config, "-k", "too-short-SECRET"]
@@ -1053,8 +1073,12 @@ fn bad_input_gives_one_line_and_status_2_never_a_panic() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = run(&args);
         let line = fails(&out, 2, needles);
+        // No secret is quoted back: not the APIv3 key, nor any line of the private key.
         assert!(!line.contains("too-short-SECRET"), "{line}");
         assert!(!line.contains(demo::APIV3_KEY), "{line}");
+        for key_line in demo::MERCHANT_PRIVATE_KEY_PEM.lines().skip(1).take(3) {
+            assert!(!line.contains(key_line), "{line}");
+        }
     }
 
     // A port already in use.

@@ -17,6 +17,9 @@ use wechatpay::{Client, PlatformKeys};
 use crate::Failure;
 
 /// The credential flags every subcommand that talks to WeChat Pay takes.
+///
+/// Key values may start with `-` (PEM text does): without `allow_hyphen_values` clap would
+/// take `-----BEGIN ...` for a flag and quote it back in its error.
 #[derive(clap::Args)]
 #[command(next_help_heading = "Credentials")]
 pub(crate) struct CredentialArgs {
@@ -42,6 +45,7 @@ pub(crate) struct CredentialArgs {
         visible_alias = "privatekey",
         env = "WECHATPAY_PRIVATE_KEY",
         hide_env_values = true,
+        allow_hyphen_values = true,
         value_name = "KEY"
     )]
     private_key: Option<String>,
@@ -52,6 +56,7 @@ pub(crate) struct CredentialArgs {
         visible_alias = "certs",
         env = "WECHATPAY_CERTS",
         value_delimiter = ',',
+        allow_hyphen_values = true,
         value_name = "ID=KEY"
     )]
     certs: Vec<String>,
@@ -62,6 +67,7 @@ pub(crate) struct CredentialArgs {
         visible_alias = "key",
         env = "WECHATPAY_APIV3_KEY",
         hide_env_values = true,
+        allow_hyphen_values = true,
         value_name = "KEY"
     )]
     apiv3_key: Option<String>,
@@ -70,6 +76,7 @@ pub(crate) struct CredentialArgs {
         long,
         env = "WECHATPAY_SECRET",
         hide_env_values = true,
+        allow_hyphen_values = true,
         value_name = "KEY"
     )]
     secret: Option<String>,
@@ -141,14 +148,19 @@ impl CredentialArgs {
             .certs
             .iter()
             .filter(|c| !c.trim().is_empty())
-            .map(|entry| {
-                let (id, key) = entry.split_once('=').ok_or_else(|| {
-                    Failure::usage(format!(
-                        "--cert `{}`: expected ID=KEY, such as PUB_KEY_ID_0114232134912410000=pub_key.pem",
-                        entry.chars().take(48).collect::<String>()
-                    ))
-                })?;
-                Ok((id.trim().to_string(), key_source(key.trim())))
+            .map(|entry| match entry.split_once('=') {
+                Some((id, key)) if is_key_id(id.trim()) => {
+                    Ok((id.trim().to_string(), key_source(key.trim())))
+                }
+                // Only an id-shaped entry is quoted back: a key pasted here by mistake is not.
+                _ => Err(Failure::usage(format!(
+                    "--cert {}: expected ID=KEY, such as PUB_KEY_ID_0114232134912410000=pub_key.pem",
+                    if is_key_id(entry.trim()) {
+                        format!("`{}`", entry.trim())
+                    } else {
+                        "entry".to_string()
+                    }
+                ))),
             })
             .collect::<Result<Vec<_>, Failure>>()?;
         let given = |flag: &Option<String>| flag.clone().filter(|v| !v.trim().is_empty());
@@ -309,6 +321,13 @@ impl Credentials {
             .map(ApiV2Key::new)
             .ok_or_else(|| missing("APIv2 key", "--secret", "WECHATPAY_SECRET", "secret"))
     }
+}
+
+/// A `PUB_KEY_ID_...` or a certificate serial (hex).
+fn is_key_id(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// A key as `Rsa` takes it: PEM text and `scheme://` sources stay; a plain path becomes

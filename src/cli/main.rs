@@ -215,7 +215,7 @@ fn clap_failure(e: &clap::Error) -> ExitCode {
                 }
                 text.push_str(line);
             }
-            let text = text.strip_prefix("error: ").unwrap_or(&text);
+            let text = redact_long_quotes(text.strip_prefix("error: ").unwrap_or(&text));
             // Point at the help of the subcommand, when one was named.
             let command = std::env::args()
                 .nth(1)
@@ -225,6 +225,24 @@ fn clap_failure(e: &clap::Error) -> ExitCode {
             ExitCode::from(Exit::Usage as u8)
         }
     }
+}
+
+/// clap quotes the arguments it refused; a long one may be a key pasted in the wrong place,
+/// so it is not repeated.
+fn redact_long_quotes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (index, part) in text.split('\'').enumerate() {
+        if index > 0 {
+            out.push('\'');
+        }
+        // Odd pieces lie between quotes.
+        if index % 2 == 1 && part.chars().count() > 64 {
+            out.push_str(&format!("<{} characters>", part.chars().count()));
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 /// Folds a message onto one line (some errors quote multi-line text).
