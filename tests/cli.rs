@@ -414,6 +414,26 @@ fn flags_beat_environment_variables_which_beat_the_config_file() {
     assert!(ok(&out).contains("encrypt_certificate"));
 }
 
+/// wechatpay-php's downloader flags for the demo merchant: `-k -m -f -s -o -u`.
+fn downloader_flags(mock: &Mock, out_dir: &Path) -> Vec<String> {
+    [
+        "-k",
+        demo::APIV3_KEY,
+        "-m",
+        demo::MCHID,
+        "-f",
+        &mock.file("apiclient_key.pem").display().to_string(),
+        "-s",
+        demo::MERCHANT_SERIAL,
+        "-o",
+        &out_dir.display().to_string(),
+        "-u",
+        &base_uri(mock),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 fn base_uri(mock: &Mock) -> String {
     let creds: serde_json::Value =
         serde_json::from_slice(&std::fs::read(mock.credentials()).unwrap()).unwrap();
@@ -427,24 +447,9 @@ fn base_uri(mock: &Mock) -> String {
 fn crt_with_the_php_downloaders_flags_writes_self_verified_certificates() {
     let mock = Mock::start("certificate");
     let out_dir = mock.dir.path().join("certs");
-    let key = mock.file("apiclient_key.pem").display().to_string();
-    let base = base_uri(&mock);
-    let out_arg = out_dir.display().to_string();
-    let args = [
-        "crt",
-        "-k",
-        demo::APIV3_KEY,
-        "-m",
-        demo::MCHID,
-        "-f",
-        &key,
-        "-s",
-        demo::MERCHANT_SERIAL,
-        "-o",
-        &out_arg,
-        "-u",
-        &base,
-    ];
+    let flags = downloader_flags(&mock, &out_dir);
+    let mut args: Vec<&str> = vec!["crt"];
+    args.extend(flags.iter().map(String::as_str));
     let out = run(&args);
     let stdout = ok(&out);
     let saved = out_dir.join(format!(
@@ -470,7 +475,7 @@ fn crt_with_the_php_downloaders_flags_writes_self_verified_certificates() {
 
     // Its aliases, and a wrong APIv3 key: the certificate does not decrypt, nothing is written.
     std::fs::remove_file(&saved).unwrap();
-    let mut wrong = args;
+    let mut wrong = args.clone();
     wrong[0] = "certificates";
     wrong[2] = "WrongWrongWrongWrongWrongWrong32";
     let out = run(&wrong);
@@ -501,22 +506,9 @@ fn crt_in_public_key_mode_trusts_the_configured_public_key() {
         ))
         .exists());
     // Without that key the listing, signed by the public key, cannot vouch for itself.
-    let key = mock.file("apiclient_key.pem").display().to_string();
-    let out = run(&[
-        "crt",
-        "-k",
-        demo::APIV3_KEY,
-        "-m",
-        demo::MCHID,
-        "-f",
-        &key,
-        "-s",
-        demo::MERCHANT_SERIAL,
-        "-u",
-        &base_uri(&mock),
-        "-o",
-        &out_dir.display().to_string(),
-    ]);
+    let mut args = vec!["crt".to_string()];
+    args.extend(downloader_flags(&mock, &out_dir));
+    let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     fails(
         &out,
         1,
@@ -847,20 +839,22 @@ fn completions_and_help_for_every_subcommand() {
 
 #[cfg(unix)]
 #[test]
-fn ctrl_c_stops_wxpay_mock_cleanly() {
-    let mut mock = Mock::start("public-key");
-    let pid = mock.child.id().to_string();
-    let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
-    assert!(status.success());
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut mock.child.stderr.take().unwrap(), &mut stderr).unwrap();
-    let status = mock.child.wait().unwrap();
-    assert!(status.success(), "{status:?} {stderr}");
-    assert!(
-        stderr.contains("WeChat Pay simulator on http://127.0.0.1:"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("stopped after 0 request(s)"), "{stderr}");
+fn ctrl_c_or_sigterm_stops_wxpay_mock_cleanly() {
+    for signal in ["-INT", "-TERM"] {
+        let mut mock = Mock::start("public-key");
+        let pid = mock.child.id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success());
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut mock.child.stderr.take().unwrap(), &mut stderr).unwrap();
+        let status = mock.child.wait().unwrap();
+        assert!(status.success(), "{signal}: {status:?} {stderr}");
+        assert!(
+            stderr.contains("WeChat Pay simulator on http://127.0.0.1:"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("stopped after 0 request(s)"), "{stderr}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
