@@ -333,6 +333,16 @@ fn request_raw_saves_a_download_only_when_its_hash_matches() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
+    // The download_url form: a full URL with its token.
+    let url = format!("{}v3/billdownload/file?token=T1", base_uri(&mock));
+    let out = run(&["request", "--config", &config, &url]);
+    assert!(ok(&out).starts_with("交易时间,"));
+    assert!(
+        text(&out.stderr).contains("unsigned download"),
+        "{}",
+        text(&out.stderr)
+    );
+
     let out = call(&[]);
     assert_eq!(ok(&out), "", "--raw prints nothing on stdout");
     let bill = std::fs::read(&file).unwrap();

@@ -80,10 +80,8 @@ pub(crate) fn run(args: Args) -> Result<(), Failure> {
     let chain = client.chain(&target.path);
     let response = chain.send(method.clone(), opts)?;
 
-    let described = describe(
-        &response,
-        download::is_unsigned_download(&method, &target.path),
-    );
+    let path = target.path.split('?').next().unwrap_or_default();
+    let described = describe(&response, download::is_unsigned_download(&method, path));
     match &args.raw {
         Some(file) => {
             let expected = match (&args.sha1, &args.sha256) {
