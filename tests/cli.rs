@@ -424,6 +424,53 @@ fn flags_beat_environment_variables_which_beat_the_config_file() {
     assert!(ok(&out).contains("encrypt_certificate"));
 }
 
+#[test]
+fn request_with_only_the_apiv3_key_downloads_the_certificates_it_verifies_with() {
+    // Platform-certificate mode: the first answer names a certificate the client fetches.
+    let mock = Mock::start("certificate");
+    let key = mock.file("apiclient_key.pem").display().to_string();
+    let base = base_uri(&mock);
+    let flags = [
+        "-m",
+        demo::MCHID,
+        "-s",
+        demo::MERCHANT_SERIAL,
+        "-f",
+        &key,
+        "-k",
+        demo::APIV3_KEY,
+        "-u",
+        &base,
+    ];
+    let mut args = vec!["request", "v3/certificates"];
+    args.extend_from_slice(&flags);
+    let out = run(&args);
+    assert!(ok(&out).contains("encrypt_certificate"));
+    assert!(
+        text(&out.stderr).contains(demo::PLATFORM_CERTIFICATE_SERIAL),
+        "{}",
+        text(&out.stderr)
+    );
+    // Without the APIv3 key nor a --cert, nothing could verify the answer.
+    let out = run(&[
+        "request",
+        "v3/certificates",
+        "-m",
+        demo::MCHID,
+        "-s",
+        demo::MERCHANT_SERIAL,
+        "-f",
+        &key,
+        "-u",
+        &base,
+    ]);
+    fails(
+        &out,
+        2,
+        &["no WeChat Pay key to verify answers with", "--cert"],
+    );
+}
+
 /// wechatpay-php's downloader flags for the demo merchant: `-k -m -f -s -o -u`.
 fn downloader_flags(mock: &Mock, out_dir: &Path) -> Vec<String> {
     [

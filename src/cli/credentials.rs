@@ -208,14 +208,7 @@ impl Credentials {
                 "serial",
             )
         })?;
-        let private_key = self.private_key.as_deref().ok_or_else(|| {
-            missing(
-                "merchant private key",
-                "-f/--private-key",
-                "WECHATPAY_PRIVATE_KEY",
-                "privateKey",
-            )
-        })?;
+        let private_key = self.private_key_source()?;
         if self.certs.is_empty() && self.apiv3_key.is_none() {
             return Err(missing(
                 "WeChat Pay key to verify answers with",
@@ -279,20 +272,24 @@ impl Credentials {
         Ok(keys)
     }
 
-    /// The merchant private key, loaded.
-    ///
-    /// # Errors
-    /// A usage failure when it was not given or cannot be loaded.
-    pub(crate) fn merchant_key(&self) -> Result<RsaPrivateKey, Failure> {
-        let source = self.private_key.as_deref().ok_or_else(|| {
+    fn private_key_source(&self) -> Result<&str, Failure> {
+        self.private_key.as_deref().ok_or_else(|| {
             missing(
                 "merchant private key",
                 "-f/--private-key",
                 "WECHATPAY_PRIVATE_KEY",
                 "privateKey",
             )
-        })?;
-        Rsa::from_private(source).map_err(|e| Failure::usage(format!("the private key: {e}")))
+        })
+    }
+
+    /// The merchant private key, loaded.
+    ///
+    /// # Errors
+    /// A usage failure when it was not given or cannot be loaded.
+    pub(crate) fn merchant_key(&self) -> Result<RsaPrivateKey, Failure> {
+        Rsa::from_private(self.private_key_source()?)
+            .map_err(|e| Failure::usage(format!("the private key: {e}")))
     }
 
     /// The APIv3 key.
