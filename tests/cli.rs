@@ -683,6 +683,87 @@ fn notify_verifies_decrypts_and_names_the_check_that_failed() {
     );
 }
 
+#[test]
+fn notify_checks_an_apiv2_sign_and_decrypts_a_refunds_req_info() {
+    use wechatpay::crypto::{AesEcb, ApiV2Key, HashAlgorithm};
+    use wechatpay::v2::Transformer;
+
+    // credentials.json carries the APIv2 key as `apiv2_key`.
+    let mock = Mock::start("public-key");
+    let config = mock.config();
+    let key = ApiV2Key::new(demo::APIV2_KEY);
+    let fields = [
+        ("appid", "wxd678efh567hg6787"),
+        ("mch_id", demo::MCHID),
+        ("nonce_str", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS"),
+        ("result_code", "SUCCESS"),
+        ("out_trade_no", "T1"),
+        ("sign_type", "HMAC-SHA256"),
+    ];
+    let sign = wechatpay::v2::sign(fields, &key, HashAlgorithm::HmacSha256);
+    let xml = Transformer::to_xml(fields.into_iter().chain([("sign", sign.as_str())]));
+    let file = mock.dir.path().join("pay.xml");
+    std::fs::write(&file, &xml).unwrap();
+    let out = run(&[
+        "notify",
+        "--config",
+        &config,
+        "--body",
+        &file.display().to_string(),
+    ]);
+    let shown: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(shown["out_trade_no"], "T1");
+    assert!(
+        text(&out.stderr).contains("sign verified"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let tampered = xml.replace("[T1]", "[T2]");
+    assert_ne!(tampered, xml);
+    std::fs::write(&file, tampered).unwrap();
+    let out = run(&[
+        "notify",
+        "--config",
+        &config,
+        "--body",
+        &file.display().to_string(),
+    ]);
+    fails(&out, 1, &["sign does not match"]);
+
+    // A refund notification: no sign, its req_info encrypted under MD5(APIv2 key).
+    let inner = Transformer::to_xml([("out_refund_no", "R1"), ("refund_status", "SUCCESS")]);
+    let req_info = AesEcb::encrypt(inner.as_bytes(), key.refund_key().as_bytes()).unwrap();
+    let refund = Transformer::to_xml([
+        ("return_code", "SUCCESS"),
+        ("mch_id", demo::MCHID),
+        ("req_info", req_info.as_str()),
+    ]);
+    std::fs::write(&file, &refund).unwrap();
+    let out = run(&[
+        "notify",
+        "--config",
+        &config,
+        "--body",
+        &file.display().to_string(),
+    ]);
+    let shown: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(
+        shown,
+        json!({"out_refund_no": "R1", "refund_status": "SUCCESS"})
+    );
+    let out = run(&[
+        "notify",
+        "--config",
+        &config,
+        "--secret",
+        "AnotherAPIv2KeyAnotherAPIv2Key32",
+        "--body",
+        &file.display().to_string(),
+    ]);
+    fails(&out, 1, &["did not decrypt"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // encrypt / decrypt
 
