@@ -1058,7 +1058,7 @@ fn bad_input_gives_one_line_and_status_2_never_a_panic() {
             .into_iter()
             .map(String::from)
             .collect(),
-            vec!["privateKey", "/nonexistent/apiclient_key.pem"],
+            vec!["private_key", "/nonexistent/apiclient_key.pem"],
         ),
         (
             vec![
@@ -1069,7 +1069,7 @@ fn bad_input_gives_one_line_and_status_2_never_a_panic() {
                 "-f".into(),
                 garbage_key.display().to_string(),
             ],
-            vec!["privateKey", "malformed key"],
+            vec!["private_key", "malformed key"],
         ),
         (
             vec![
