@@ -78,7 +78,7 @@
 //! | --- | --- | --- |
 //! | `ring` | yes | ring for RSA, AES-GCM, HMAC and digests, and as the rustls provider |
 //! | `aws-lc-rs` | no | aws-lc-rs instead (about twice as fast at RSA signing); wins when both are on |
-//! | `mock` | no | [`mock`](https://docs.rs/wechatpay/latest/wechatpay/mock/), the local simulator |
+//! | `mock` | no | [`mock`](https://docs.rs/wechatpay-chain/latest/wechatpay/mock/), the local simulator |
 //! | `cli` | no | the `wxpay` binary (`cargo install wechatpay --features cli`); implies `mock` |
 //!
 //! The guides in `docs/` (getting started, coming from wechatpay-php, performance, the

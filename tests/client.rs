@@ -50,7 +50,7 @@ fn string_and_index_styles_reach_the_server_signed_and_verified_blocking_and_asy
         assert!(last.headers["user-agent"]
             .to_str()
             .unwrap()
-            .starts_with("wechatpay-rust/"));
+            .starts_with("wechatpay-chain/"));
     }
 }
 

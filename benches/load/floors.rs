@@ -57,7 +57,7 @@ pub fn tls_round_trip_rate(identity: &Identity, port: u16, window: Duration) -> 
     let mut request = format!(
         "POST /v3/password-exempt-contract/contracts/service-id/12535/out-contract-code/wxwtdk20200910100000/terminate HTTP/1.1\r\n\
          host: localhost:{port}\r\ncontent-type: application/json\r\naccept: application/json\r\n\
-         user-agent: wechatpay-rust\r\n\
+         user-agent: wechatpay-chain\r\n\
          authorization: WECHATPAY2-SHA256-RSA2048 mchid=\"1900000001\",nonce_str=\"{}\",signature=\"{}\",timestamp=\"1700000000\",serial_no=\"1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C\"\r\n\
          content-length: {}\r\n\r\n",
         "N".repeat(32),

@@ -459,7 +459,7 @@ impl ClientBuilder {
         let mut default_headers = HeaderMap::new();
         default_headers.insert(
             USER_AGENT,
-            HeaderValue::from_static(concat!("wechatpay-rust/", env!("CARGO_PKG_VERSION"))),
+            HeaderValue::from_static(concat!("wechatpay-chain/", env!("CARGO_PKG_VERSION"))),
         );
         if let Err(e) = request::apply_headers(&mut default_headers, &self.headers) {
             problems.push(format!("`{}`: {e}", name("header")));

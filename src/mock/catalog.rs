@@ -422,7 +422,7 @@ fn download(op: &Operation) -> Reply {
     }
     if op.path.contains("signfile") || op.path.contains("elecvoucherfile") {
         return Reply::download(
-            Bytes::from_static(b"%PDF-1.4\n% wechatpay-rust mock placeholder\n%%EOF\n"),
+            Bytes::from_static(b"%PDF-1.4\n% wechatpay-chain mock placeholder\n%%EOF\n"),
             "application/pdf",
         );
     }

@@ -88,7 +88,7 @@ pub const CREDENTIALS_FILE: &str = "credentials.json";
 #[derive(Clone, Serialize)]
 #[non_exhaustive]
 pub struct Credentials {
-    /// Always `"wechatpay-rust mock: DEMO ONLY, never use these keys with the real WeChat Pay"`.
+    /// Always `"wechatpay-chain mock: DEMO ONLY, never use these keys with the real WeChat Pay"`.
     pub notice: &'static str,
     /// The simulator's base URI, such as `http://127.0.0.1:40123/`.
     pub base_uri: String,
@@ -134,7 +134,7 @@ impl std::fmt::Debug for Credentials {
 impl Credentials {
     pub(crate) fn new(base_uri: String, mode: super::Mode) -> Self {
         Self {
-            notice: "wechatpay-rust mock: DEMO ONLY, never use these keys with the real WeChat Pay",
+            notice: "wechatpay-chain mock: DEMO ONLY, never use these keys with the real WeChat Pay",
             base_uri,
             mode: mode.as_str(),
             mchid: demo::MCHID,
