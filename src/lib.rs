@@ -68,7 +68,7 @@
 //! | signing and verification as pure functions | [`sign`], [`verify`] |
 //! | the crypto toolbox (`Rsa`, `AesGcm`, `AesEcb`, `Hash`, `Formatter`, `PemUtil`) | [`crypto`] |
 //! | WeChat Pay's keys: serials and `PUB_KEY_ID_...`, the certificate downloader | [`PlatformKeys`], [`certificates`] |
-//! | notifications, sensitive fields, JSAPI signatures, downloads | [`notify`], [`sensitive`], [`jsapi`], [`download`] |
+//! | notifications, sensitive fields, JSAPI signatures, downloads | [`notify`], [`Client::sensitive`], [`jsapi`], [`download`] |
 //! | APIv2 XML and `sign` | [`v2`] |
 //! | the simulator | `mock` (feature `mock`) |
 //!
@@ -79,7 +79,7 @@
 //! | `ring` | yes | ring for RSA, AES-GCM, HMAC and digests, and as the rustls provider |
 //! | `aws-lc-rs` | no | aws-lc-rs instead (about twice as fast at RSA signing); wins when both are on |
 //! | `mock` | no | [`mock`](https://docs.rs/wechatpay-chain/latest/wechatpay/mock/), the local simulator |
-//! | `cli` | no | the `wxpay` binary (`cargo install wechatpay --features cli`); implies `mock` |
+//! | `cli` | no | the `wxpay` binary (`cargo install wechatpay-chain --features cli`); implies `mock` |
 //!
 //! The guides in `docs/` (getting started, coming from wechatpay-php, performance, the
 //! design decisions) are tested with the crate.

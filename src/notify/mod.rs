@@ -3,14 +3,14 @@
 //! **APIv3** ([`Verifier`]): the request carries the same `Wechatpay-Timestamp`, `-Nonce`,
 //! `-Serial` and `-Signature` headers as a response, signed over `TIMESTAMP\nNONCE\nBODY\n`
 //! with WeChat Pay's key. The JSON body's `resource` is AEAD_AES_256_GCM-encrypted with the
-//! merchant's APIv3 key. Steps, each with its own [`NotifyError`]:
+//! merchant's APIv3 key. Steps, each with its own [`NotifyError`](crate::error::NotifyError):
 //!
 //! 1. [`crate::verify::verify_response`]: headers present, timestamp within
-//!    300 s of `now`, serial trusted, signature valid ([`NotifyError::Verify`]);
-//! 2. parse the body ([`NotifyError::BadJson`]) and check the algorithm
-//!    ([`NotifyError::UnsupportedAlgorithm`]);
-//! 3. decrypt with the APIv3 key ([`NotifyError::Decrypt`]);
-//! 4. parse the plaintext into JSON or the caller's type ([`NotifyError::BadPlaintext`]).
+//!    300 s of `now`, serial trusted, signature valid ([`NotifyError::Verify`](crate::error::NotifyError::Verify));
+//! 2. parse the body ([`NotifyError::BadJson`](crate::error::NotifyError::BadJson)) and check the algorithm
+//!    ([`NotifyError::UnsupportedAlgorithm`](crate::error::NotifyError::UnsupportedAlgorithm));
+//! 3. decrypt with the APIv3 key ([`NotifyError::Decrypt`](crate::error::NotifyError::Decrypt));
+//! 4. parse the plaintext into JSON or the caller's type ([`NotifyError::BadPlaintext`](crate::error::NotifyError::BadPlaintext)).
 //!
 //! Verify against the **raw body bytes** as received: re-serialising parsed JSON changes
 //! them and breaks the signature.
