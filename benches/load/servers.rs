@@ -47,17 +47,28 @@ pub struct Identity {
 
 impl Identity {
     pub fn new() -> Self {
+        use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+        let read = |name: &str| {
+            std::fs::read_to_string(fixture(name).trim_start_matches("file://")).expect("fixture")
+        };
+        let root_pem = read("localhost_cert.pem");
         let cert =
-            rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("rcgen");
+            CertificateDer::from_pem_slice(root_pem.as_bytes()).expect("fixture certificate");
+        let key = tokio_rustls::rustls::pki_types::PrivatePkcs8KeyDer::from_pem_slice(
+            read("localhost_key.pem").as_bytes(),
+        )
+        .expect("fixture key")
+        .secret_pkcs8_der()
+        .to_vec();
         let platform = Rsa::from_private(&fixture("platform_private.pem")).expect("platform key");
         let timestamp = Formatter::timestamp().to_string();
         let nonce = Formatter::nonce(32);
         let signed_message = Formatter::response(&timestamp, &nonce, BODY);
         let signature = Rsa::sign(&signed_message, &platform).expect("sign");
         Self {
-            root_pem: cert.cert.pem(),
-            cert: cert.cert.der().clone(),
-            key: cert.signing_key.serialize_der(),
+            root_pem,
+            cert,
+            key,
             headers: vec![
                 ("Wechatpay-Timestamp", timestamp),
                 ("Wechatpay-Nonce", nonce),

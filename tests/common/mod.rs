@@ -162,23 +162,27 @@ struct State {
     seen: Mutex<Vec<Seen>>,
 }
 
-/// A TLS server configuration with a fresh self-signed certificate for `localhost`, offering
-/// `alpn`, and that certificate in PEM for the client to trust.
+/// A TLS server configuration with the fixture certificate for `localhost`, `127.0.0.1` and
+/// `::1` (self-signed, `tests/fixtures/make.sh`), offering `alpn`, and that certificate in PEM
+/// for the client to trust.
 pub fn localhost_tls(alpn: &[&[u8]]) -> (Arc<tokio_rustls::rustls::ServerConfig>, String) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("rcgen");
-    let key_der = tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(
-        cert.signing_key.serialize_der().into(),
-    );
+    use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let read = |name| std::fs::read_to_string(fixture(name)).expect("a readable fixture");
+    let cert_pem = read("localhost_cert.pem");
+    let cert = CertificateDer::from_pem_slice(cert_pem.as_bytes()).expect("fixture certificate");
+    let key =
+        PrivateKeyDer::from_pem_slice(read("localhost_key.pem").as_bytes()).expect("fixture key");
     let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
         tokio_rustls::rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .expect("tls versions")
     .with_no_client_auth()
-    .with_single_cert(vec![cert.cert.der().clone()], key_der)
+    .with_single_cert(vec![cert], key)
     .expect("server cert");
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    (Arc::new(config), cert.cert.pem())
+    (Arc::new(config), cert_pem)
 }
 
 /// A loopback server on its own thread and runtime; stops when dropped.
