@@ -1,5 +1,5 @@
 //! Micro-benchmarks of each part of a call, to compare with the one unavoidable cost: the
-//! RSA-2048 signature. Run with `cargo bench --bench client`.
+//! RSA-2048 signature. Run with `cargo bench -p wechatpay-benches --bench client`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -13,7 +13,7 @@ const PUB_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000";
 
 fn fixture(name: &str) -> String {
     format!(
-        "file://{}/tests/fixtures/{name}",
+        "file://{}/../tests/fixtures/{name}",
         env!("CARGO_MANIFEST_DIR")
     )
 }

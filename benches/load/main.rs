@@ -2,7 +2,7 @@
 //! loopback servers that answer with one pre-signed response, so the server costs almost
 //! nothing and the client's own work is what is measured.
 //!
-//! Run with `cargo bench --bench load`. It prints a table and, as its last line, one JSON
+//! Run with `cargo bench -p wechatpay-benches --bench load`. It prints a table and, as its last line, one JSON
 //! object with every figure. `LOAD_SECONDS` (default 3) sets the length of each phase.
 //! docs/performance.md explains the method.
 

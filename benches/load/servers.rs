@@ -28,7 +28,7 @@ pub const BODY: &[u8] =
 
 pub fn fixture(name: &str) -> String {
     format!(
-        "file://{}/tests/fixtures/{name}",
+        "file://{}/../tests/fixtures/{name}",
         env!("CARGO_MANIFEST_DIR")
     )
 }
