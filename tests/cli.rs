@@ -1113,6 +1113,10 @@ fn ctrl_c_or_sigterm_stops_wxpay_mock_cleanly() {
             stderr.contains("WeChat Pay simulator on http://127.0.0.1:"),
             "{stderr}"
         );
+        assert!(
+            stderr.contains("the same port speaks HTTPS at https://127.0.0.1:"),
+            "{stderr}"
+        );
         assert!(stderr.contains("stopped after 0 request(s)"), "{stderr}");
     }
 }

@@ -74,6 +74,9 @@ fn assert_paid(response: wechatpay::Response, out_trade_no: &str, sign_len: usiz
     assert_eq!(fields["sign"].len(), sign_len, "{style}");
 }
 
+/// One call style: `pay` picks `pay/micropay`, else `pay/orderquery`.
+type Call<'a> = dyn Fn(&serde_json::Value, bool) -> wechatpay::Result<wechatpay::Response> + 'a;
+
 // -- acceptance 1: six styles, both sign types ----------------------------------------------
 
 #[test]
@@ -82,10 +85,7 @@ fn six_styles_blocking_with_md5_and_hmac_sha256() {
     let wxpay = mock.client_builder().build().unwrap();
     for (sign_type, sign_len) in [(None, 32), (Some("MD5"), 32), (Some("HMAC-SHA256"), 64)] {
         let tag = sign_type.unwrap_or("default");
-        let styles: [(
-            &str,
-            &dyn Fn(&serde_json::Value, bool) -> wechatpay::Result<wechatpay::Response>,
-        ); 3] = [
+        let styles: [(&str, &Call); 3] = [
             ("method chain", &|o, pay| {
                 if pay {
                     wxpay.v2().pay().micropay().post(o)
