@@ -228,6 +228,11 @@ pub enum VerifyError {
     /// `Wechatpay-Signature` is not valid base64 or does not match the message.
     #[error("signature does not match")]
     BadSignature,
+    /// An APIv2 answer's `sign` field is missing or does not match its fields under the
+    /// APIv2 key (MD5, or HMAC-SHA256 when the `sign` is 64 hex characters); the text says
+    /// which.
+    #[error("APIv2 sign check failed: {0}")]
+    V2Sign(String),
 }
 
 /// Which step of handling a WeChat Pay notification failed (see [`crate::notify`]).

@@ -63,13 +63,13 @@
 //! | --- | --- |
 //! | the chain: method tree, string paths, index, [`chain!`] | [`Chain`], [`catalog`] |
 //! | request assembly: `{x}` / `{+x}` templates, query, JSON, headers | [`RequestOptions`] |
-//! | middleware: `verifier`, `signer`, and yours | [`middleware`] |
+//! | middleware: `verifier`, `signer` (APIv3), `transform_response`, `transform_request` (APIv2), and yours | [`middleware`] |
 //! | transport: one pooled hyper client over rustls | [`ClientBuilder`] settings |
 //! | signing and verification as pure functions | [`sign`], [`verify`] |
 //! | the crypto toolbox (`Rsa`, `AesGcm`, `AesEcb`, `Hash`, `Formatter`, `PemUtil`) | [`crypto`] |
 //! | WeChat Pay's keys: serials and `PUB_KEY_ID_...`, the certificate downloader | [`PlatformKeys`], [`certificates`] |
 //! | notifications, sensitive fields, JSAPI signatures, downloads | [`notify`], [`Client::sensitive`], [`jsapi`], [`download`] |
-//! | APIv2 XML and `sign` | [`v2`] |
+//! | APIv2: XML, `sign`, the fields of a call, unsigned endpoints (`docs/apiv2.md`) | [`v2`] |
 //! | the simulator | `mock` (feature `mock`) |
 //!
 //! ## Cargo features
@@ -81,7 +81,7 @@
 //! | `mock` | no | [`mock`](https://docs.rs/wechatpay-chain/latest/wechatpay/mock/), the local simulator |
 //! | `cli` | no | the `wxpay` binary (`cargo install wechatpay-chain --features cli`); implies `mock` |
 //!
-//! The guides in `docs/` (getting started, coming from wechatpay-php, performance, the
+//! The guides in `docs/` (getting started, coming from wechatpay-php, APIv2, performance, the
 //! design decisions) are tested with the crate.
 #![forbid(unsafe_code)]
 // docs.rs builds on nightly with `--cfg docsrs`: the `doc(cfg)` badges (e.g. on `mock`) need the
@@ -139,6 +139,8 @@ mod doc_pages {
     struct GettingStarted;
     #[doc = include_str!("../docs/from-php.md")]
     struct FromPhp;
+    #[doc = include_str!("../docs/apiv2.md")]
+    struct ApiV2;
     #[doc = include_str!("../docs/endpoints/unbind-card-link.md")]
     struct UnbindCardLink;
     #[doc = include_str!("../docs/endpoints/busifavor-coupons-disassociate.md")]

@@ -367,17 +367,139 @@ fn request_raw_saves_a_download_only_when_its_hash_matches() {
 }
 
 #[test]
-fn an_apiv2_path_is_refused_in_one_line() {
+fn an_apiv2_call_prints_the_answers_fields_as_json() {
     let mock = Mock::start("public-key");
+    let query = r#"{"appid":"wxd678efh567hg6787","mch_id":"1900000001","out_trade_no":"1217752501201407033233368018","sign_type":"HMAC-SHA256"}"#;
+    let out = run(&[
+        "request",
+        "--config",
+        &mock.config(),
+        "v2/pay/orderquery",
+        "-d",
+        query,
+    ]);
+    let fields: serde_json::Value = serde_json::from_str(&ok(&out)).expect("JSON on stdout");
+    assert_eq!(fields["trade_state"], "SUCCESS");
+    assert_eq!(fields["total_fee"], "100");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("200 OK; APIv2 sign verified (HMAC-SHA256)"),
+        "{stderr}"
+    );
+
+    // A FAIL is the failure of the call, with WeChat Pay's code.
+    let pay = r#"{"appid":"wxd678efh567hg6787","mch_id":"1900000001","body":"x","out_trade_no":"CLI1","total_fee":1,"spbill_create_ip":"127.0.0.1","auth_code":"134567890123456789"}"#;
+    let out = run(&[
+        "request",
+        "--config",
+        &mock.config(),
+        "v2.pay.micropay",
+        "-d",
+        pay,
+    ]);
+    fails(&out, 1, &["USERPAYING"]);
     let out = run(&[
         "request",
         "--config",
         &mock.config(),
         "v2/pay/micropay",
         "-d",
-        "{}",
+        pay,
     ]);
-    fails(&out, 2, &["APIv2"]);
+    fails(&out, 1, &["ORDERPAID"]);
+}
+
+#[test]
+fn an_apiv2_call_needs_only_the_merchant_id_and_the_apiv2_key() {
+    let mock = Mock::start("public-key");
+    let creds: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(mock.credentials()).unwrap()).unwrap();
+    let base = creds["base_uri"].as_str().unwrap();
+    let query = r#"{"appid":"wxd678efh567hg6787","mch_id":"1900000001","out_trade_no":"1217752501201407033233368018"}"#;
+    let out = wxpay()
+        .args([
+            "request",
+            "-m",
+            demo::MCHID,
+            "-u",
+            base,
+            "v2/pay/orderquery",
+            "-d",
+            query,
+        ])
+        .env("WECHATPAY_SECRET", demo::APIV2_KEY)
+        .output()
+        .unwrap();
+    let fields: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(fields["out_trade_no"], "1217752501201407033233368018");
+    assert!(text(&out.stderr).contains("APIv2 sign verified (MD5)"));
+
+    // A wrong key: the simulator's SIGNERROR.
+    let out = run(&[
+        "request",
+        "-m",
+        demo::MCHID,
+        "-u",
+        base,
+        "--secret",
+        "AnotherAPIv2KeyAnotherAPIv2Key32",
+        "v2/pay/orderquery",
+        "-d",
+        query,
+    ]);
+    fails(&out, 1, &["SIGNERROR"]);
+    // No key at all: where it can come from.
+    let out = run(&[
+        "request",
+        "-m",
+        demo::MCHID,
+        "-u",
+        base,
+        "v2/pay/orderquery",
+        "-d",
+        query,
+    ]);
+    fails(&out, 2, &["no APIv2 key", "--secret", "WECHATPAY_SECRET"]);
+    // --security is an APIv2 option.
+    let out = run(&[
+        "request",
+        "--config",
+        &mock.config(),
+        "v3/certificates",
+        "--security",
+    ]);
+    fails(&out, 2, &["--security", "v2/"]);
+}
+
+#[test]
+fn a_refund_goes_over_mutual_tls_with_the_credentials_the_simulator_wrote() {
+    let mock = Mock::start("public-key");
+    for file in ["apiclient_cert.pem", "mock_tls_ca.pem"] {
+        assert!(mock.file(file).exists(), "{file}");
+    }
+    let refund = r#"{"appid":"wxd678efh567hg6787","mch_id":"1900000001","out_trade_no":"1217752501201407033233368018","out_refund_no":"CLI-R1","total_fee":100,"refund_fee":1}"#;
+    let out = run(&[
+        "request",
+        "--config",
+        &mock.config(),
+        "v2/secapi/pay/refund",
+        "--security",
+        "-d",
+        refund,
+    ]);
+    let fields: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(fields["result_code"], "SUCCESS");
+    assert_eq!(fields["out_refund_no"], "CLI-R1");
+    // Without it, the simulator refuses the call.
+    let out = run(&[
+        "request",
+        "--config",
+        &mock.config(),
+        "v2/secapi/pay/refund",
+        "-d",
+        refund,
+    ]);
+    fails(&out, 1, &["证书错误"]);
 }
 
 #[test]
@@ -989,6 +1111,10 @@ fn ctrl_c_or_sigterm_stops_wxpay_mock_cleanly() {
         assert!(status.success(), "{signal}: {status:?} {stderr}");
         assert!(
             stderr.contains("WeChat Pay simulator on http://127.0.0.1:"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("the same port speaks HTTPS at https://127.0.0.1:"),
             "{stderr}"
         );
         assert!(stderr.contains("stopped after 0 request(s)"), "{stderr}");

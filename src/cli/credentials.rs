@@ -2,8 +2,8 @@
 //! then the `--config` JSON file.
 //!
 //! The file takes the keys of `Builder::factory` (wechatpay-php's `mchid`, `serial`,
-//! `privateKey`, `certs`, `base_uri`, `headers`, `timeout`, `connect_timeout`) plus
-//! `apiv3_key` and `secret`; the simulator's `credentials.json` works as it is (its
+//! `privateKey`, `certs`, `base_uri`, `headers`, `timeout`, `connect_timeout`, `secret`,
+//! `merchant`) plus `apiv3_key`; the simulator's `credentials.json` works as it is (its
 //! `*_file` names are read relative to the file's folder, and `mode` picks the key it signs
 //! with). A key given as a plain path is read as a file, like wechatpay-php's downloader `-f`.
 
@@ -71,7 +71,8 @@ pub(crate) struct CredentialArgs {
         value_name = "KEY"
     )]
     apiv3_key: Option<String>,
-    /// APIv2 key (API密钥): checks APIv2 notifications
+    /// APIv2 key (API密钥): signs APIv2 calls (v2/...) and checks their answers and APIv2
+    /// notifications
     #[arg(
         long,
         env = "WECHATPAY_SECRET",
@@ -117,6 +118,15 @@ pub(crate) struct Credentials {
     headers: Vec<(String, String)>,
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
+    /// The merchant API certificate and its key (`None`: the merchant private key), for
+    /// mutual TLS.
+    merchant_cert: Option<(String, Option<String>)>,
+    /// Extra TLS roots to trust (the simulator's CA), as key sources.
+    roots: Vec<String>,
+    /// The simulator's HTTPS address, from `credentials.json`, for mutual-TLS calls.
+    https_base_uri: Option<String>,
+    /// Whether the base URI came from a flag or the environment rather than the file.
+    base_uri_given: bool,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -174,10 +184,14 @@ impl CredentialArgs {
             certs: if certs.is_empty() { file.certs } else { certs },
             apiv3_key: given(&self.apiv3_key).or(file.apiv3_key),
             secret: given(&self.secret).or(file.secret),
+            base_uri_given: given(&self.base_uri).is_some(),
             base_uri: given(&self.base_uri).or(file.base_uri),
             headers: file.headers,
             timeout: file.timeout,
             connect_timeout: file.connect_timeout,
+            merchant_cert: file.merchant_cert,
+            roots: file.roots,
+            https_base_uri: file.https_base_uri,
         })
     }
 }
@@ -190,16 +204,89 @@ fn missing(what: &str, flag: &str, env: &str, key: &str) -> Failure {
 }
 
 impl Credentials {
+    /// A client for APIv2 calls: the merchant id and the APIv2 key, and the merchant
+    /// certificate when mutual TLS is asked for; any APIv3 credentials given are added too.
+    /// With `security`, the base URI is the simulator's HTTPS one when the config file names it
+    /// and no base URI was given otherwise.
+    ///
+    /// # Errors
+    /// A usage failure naming each missing credential, or what `build()` refused.
+    pub(crate) fn v2_client(&self, security: bool) -> Result<Client, Failure> {
+        let mchid = self.mchid()?;
+        let secret = self
+            .secret
+            .as_deref()
+            .ok_or_else(|| missing("APIv2 key", "--secret", "WECHATPAY_SECRET", "secret"))?;
+        let mut builder = Client::builder().mchid(mchid).secret(secret);
+        if let Some(serial) = &self.serial {
+            builder = builder.serial(serial);
+        }
+        if let Some(key) = &self.private_key {
+            builder = builder.private_key(key);
+        }
+        for (id, key) in &self.certs {
+            builder = builder.cert(id, key);
+        }
+        if security {
+            let Some((cert, key)) = &self.merchant_cert else {
+                return Err(Failure::usage(
+                    "no merchant API certificate for --security: put `merchant` \
+                     ({\"cert\": .., \"key\": ..}) in the --config file",
+                ));
+            };
+            let key = match key {
+                Some(key) => key.as_str(),
+                None => self.private_key_source()?,
+            };
+            builder = builder.merchant_cert(cert, key);
+        }
+        let base_uri = match (&self.https_base_uri, security) {
+            (Some(https), true) if !self.base_uri_given => Some(https),
+            _ => self.base_uri.as_ref(),
+        };
+        Ok(self.common(builder, base_uri)?.build()?)
+    }
+
+    /// The settings every client takes: base URI, headers, time limits, extra roots.
+    fn common(
+        &self,
+        mut builder: wechatpay::ClientBuilder,
+        base_uri: Option<&String>,
+    ) -> Result<wechatpay::ClientBuilder, Failure> {
+        if let Some(uri) = base_uri {
+            builder = builder.base_uri(uri);
+        }
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(timeout) = self.timeout {
+            builder = builder.timeout(timeout);
+        }
+        if let Some(timeout) = self.connect_timeout {
+            builder = builder.connect_timeout(timeout);
+        }
+        for root in &self.roots {
+            let path = root.strip_prefix("file://").unwrap_or(root);
+            let pem = std::fs::read(path)
+                .map_err(|e| Failure::usage(format!("cannot read {path}: {e}")))?;
+            builder = builder.root_certificate(pem);
+        }
+        Ok(builder)
+    }
+
+    fn mchid(&self) -> Result<&str, Failure> {
+        self.mchid
+            .as_deref()
+            .ok_or_else(|| missing("merchant id", "-m/--mchid", "WECHATPAY_MCHID", "mchid"))
+    }
+
     /// A client signing as the merchant. It trusts the given WeChat Pay keys; with none but an
     /// APIv3 key, it downloads the platform certificates when the first answer arrives.
     ///
     /// # Errors
     /// A usage failure naming each missing credential, or what `build()` refused.
     pub(crate) fn client(&self) -> Result<Client, Failure> {
-        let mchid = self
-            .mchid
-            .as_deref()
-            .ok_or_else(|| missing("merchant id", "-m/--mchid", "WECHATPAY_MCHID", "mchid"))?;
+        let mchid = self.mchid()?;
         let serial = self.serial.as_deref().ok_or_else(|| {
             missing(
                 "merchant certificate serial",
@@ -230,19 +317,10 @@ impl Credentials {
                 builder = builder.refetch_certificates(true);
             }
         }
-        if let Some(uri) = &self.base_uri {
-            builder = builder.base_uri(uri);
+        if let Some(secret) = &self.secret {
+            builder = builder.secret(secret);
         }
-        for (name, value) in &self.headers {
-            builder = builder.header(name, value);
-        }
-        if let Some(timeout) = self.timeout {
-            builder = builder.timeout(timeout);
-        }
-        if let Some(timeout) = self.connect_timeout {
-            builder = builder.connect_timeout(timeout);
-        }
-        Ok(builder.build()?)
+        Ok(self.common(builder, self.base_uri.as_ref())?.build()?)
     }
 
     /// Whether any WeChat Pay key was given.
@@ -415,6 +493,22 @@ fn from_map(map: Map<String, Value>, folder: &Path) -> Result<Credentials, Strin
             }
             "timeout" => creds.timeout = Some(seconds(key, value)?),
             "connect_timeout" => creds.connect_timeout = Some(seconds(key, value)?),
+            "merchant" => {
+                let pair = value
+                    .as_object()
+                    .and_then(|m| Some((m.get("cert")?.as_str()?, m.get("key")?.as_str()?)));
+                let Some((cert, merchant_key)) = pair else {
+                    return Err("`merchant` must be an object of {\"cert\": .., \"key\": ..}, each a string".into());
+                };
+                creds.merchant_cert = Some((key_source(cert), Some(key_source(merchant_key))));
+            }
+            // credentials.json: the certificate beside its key file, the CA of the
+            // simulator's HTTPS side, and its HTTPS address.
+            "merchant_certificate_file" => {
+                creds.merchant_cert = Some((beside(text(key, value)?), None));
+            }
+            "tls_ca_file" => creds.roots.push(beside(text(key, value)?)),
+            "https_base_uri" => creds.https_base_uri = Some(text(key, value)?),
             "notice" => {}
             other => {
                 return Err(format!(

@@ -72,6 +72,10 @@ pub(crate) fn run(args: Args) -> Result<(), Failure> {
             .unwrap_or_default()
     ));
     output::note(&format!(
+        "wxpay mock: the same port speaks HTTPS at {} (APIv2 mutual TLS: `wxpay request --security`)",
+        server.https_base_uri()
+    ));
+    output::note(&format!(
         "wxpay mock: {} and its PEM files are in {}",
         CREDENTIALS_FILE,
         written.parent().unwrap_or(&folder).display()

@@ -1,5 +1,6 @@
 //! `wxpay request PATH`: one signed call, its answer verified, the JSON on stdout and what was
-//! verified on stderr.
+//! verified on stderr. APIv2 paths (`v2/...`) take their fields from `-d` and print the
+//! answer's fields as JSON.
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +16,9 @@ Examples:
   wxpay request v3/certificates
   wxpay req v3.pay.transactions.native -d @order.json
   wxpay req 'v3/pay/transactions/id/{transaction_id}' -v transaction_id=4200000000 -q mchid=1900000001
-  wxpay req v3/billdownload/file -q token=XYZ --raw bill.csv --sha1 0123abcd...")]
+  wxpay req v3/billdownload/file -q token=XYZ --raw bill.csv --sha1 0123abcd...
+  wxpay req v2/pay/orderquery -d '{\"appid\":\"wx..\",\"mch_id\":\"1900000001\",\"out_trade_no\":\"1217752501\"}'
+  wxpay req v2/secapi/pay/refund --security -d @refund.json")]
 pub(crate) struct Args {
     /// The endpoint: `v3/pay/transactions/native`, the dotted form
     /// `v3.pay.transactions.native` (`_name_` is `{name}`), or a full URL
@@ -23,9 +26,14 @@ pub(crate) struct Args {
     /// HTTP method; GET by default, POST when -d is given
     #[arg(short = 'X', long, ignore_case = true, value_parser = ["GET", "POST", "PUT", "PATCH", "DELETE"])]
     method: Option<String>,
-    /// JSON body; `@FILE` reads it from a file, `@-` from stdin
+    /// JSON body; `@FILE` reads it from a file, `@-` from stdin. For a v2/ path, the JSON
+    /// object of APIv2 fields (sent as signed XML)
     #[arg(short = 'd', long, value_name = "JSON")]
     data: Option<String>,
+    /// APIv2: send over mutual TLS, presenting the merchant API certificate (`merchant` in
+    /// the config file; the simulator's credentials.json names its own, and its HTTPS address)
+    #[arg(long)]
+    security: bool,
     /// A query parameter; repeat for more
     #[arg(short = 'q', long = "query", value_name = "KEY=VALUE")]
     query: Vec<String>,
@@ -50,12 +58,23 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args) -> Result<(), Failure> {
     let target = Target::parse(&args.path)?;
-    let mut opts = RequestOptions::new();
+    let apiv2 = wechatpay::v2::is_v2_path(&target.path);
+    if args.security && !apiv2 {
+        return Err(Failure::usage(
+            "--security (mutual TLS) is for APIv2 paths, which start with v2/",
+        ));
+    }
+    let mut opts = RequestOptions::new().security(args.security);
     if let Some(base) = &target.base_uri {
         opts = opts.base_uri(base.clone());
     }
     if let Some(data) = &args.data {
-        opts = opts.json(read_json(data)?);
+        let data = read_json(data)?;
+        opts = if apiv2 {
+            opts.xml(data)
+        } else {
+            opts.json(data)
+        };
     }
     for pair in &args.query {
         let (name, value) = split_pair(pair, '=', "-q", "KEY=VALUE")?;
@@ -76,12 +95,21 @@ pub(crate) fn run(args: Args) -> Result<(), Failure> {
         None => Method::GET,
     };
 
-    let client = args.credentials.resolve()?.client()?;
+    let credentials = args.credentials.resolve()?;
+    let client = if apiv2 {
+        credentials.v2_client(args.security)?
+    } else {
+        credentials.client()?
+    };
     let chain = client.chain(&target.path);
     let response = chain.send(method.clone(), opts)?;
 
     let path = target.path.split('?').next().unwrap_or_default();
-    let described = describe(&response, download::is_unsigned_download(&method, path));
+    let described = if apiv2 {
+        describe_v2(&response, path)
+    } else {
+        describe(&response, download::is_unsigned_download(&method, path))
+    };
     match &args.raw {
         Some(file) => {
             let expected = match (&args.sha1, &args.sha256) {
@@ -97,9 +125,34 @@ pub(crate) fn run(args: Args) -> Result<(), Failure> {
         }
         None => {
             output::note(&described);
-            print_body(&response)
+            match response.xml() {
+                // An APIv2 answer's fields, as JSON; a bill is text and printed as it is.
+                Ok(fields) if apiv2 => output::json(&serde_json::json!(fields)),
+                _ => print_body(&response),
+            }
         }
     }
+}
+
+/// The stderr line of an APIv2 answer: status, and what was checked.
+fn describe_v2(response: &Response, path: &str) -> String {
+    let status = response.status();
+    let mut line = format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    match response.xml() {
+        Ok(fields) if !wechatpay::v2::is_unsigned_answer(path) => {
+            let sign = fields.get("sign").map_or("", String::as_str);
+            line.push_str(&format!(
+                "; APIv2 sign verified ({})",
+                wechatpay::v2::algorithm_of(sign)
+            ));
+        }
+        _ => line.push_str("; unsigned answer (WeChat Pay does not sign this endpoint's answers)"),
+    }
+    line
 }
 
 /// The endpoint as the client takes it: a path template, and a base URI when a full URL

@@ -8,10 +8,13 @@ use http::header::{HeaderValue, USER_AGENT};
 use http::HeaderMap;
 
 use super::{Client, ClientInner};
-use crate::crypto::{ApiV3Key, Rsa, RsaPrivateKey, RsaPublicKey};
+use crate::crypto::{ApiV2Key, ApiV3Key, Rsa, RsaPrivateKey, RsaPublicKey};
 use crate::error::{ConfigError, Error, KeyError, Result};
 use crate::middleware::refetch::Refetch;
-use crate::middleware::{SignerLayer, Stack, VerifierLayer};
+use crate::middleware::unconfigured::Unconfigured;
+use crate::middleware::{
+    SignerLayer, Stack, TransformRequestLayer, TransformResponseLayer, VerifierLayer,
+};
 use crate::request::{self, BaseUri};
 use crate::transport::{Transport, TransportConfig};
 use crate::trust::platform_keys::PlatformKeys;
@@ -63,6 +66,11 @@ pub struct ClientBuilder {
     refetch_certificates: bool,
     /// Whether problems name the builder's methods or wechatpay-php's configuration keys.
     naming: Naming,
+    /// The APIv2 key.
+    secret: Option<String>,
+    /// The merchant API certificate and its private key, for mutual TLS.
+    merchant_cert: Option<(String, String)>,
+    v2_stack_edits: Vec<StackEdit>,
 }
 
 /// Whose names the builder's messages use for a setting.
@@ -82,6 +90,7 @@ impl Naming {
             (Naming::Php, "cert") => "certs",
             (Naming::Php, "header") => "headers",
             (Naming::Php, "apiv3_key") => "apiv3Key",
+            (Naming::Php, "merchant_cert") => "merchant",
             (_, method) => method,
         }
     }
@@ -107,6 +116,9 @@ impl Default for ClientBuilder {
             apiv3_key: None,
             refetch_certificates: false,
             naming: Naming::Rust,
+            secret: None,
+            merchant_cert: None,
+            v2_stack_edits: Vec::new(),
         }
     }
 }
@@ -125,6 +137,11 @@ impl std::fmt::Debug for ClientBuilder {
                 &self.certs.iter().map(|(id, _)| id).collect::<Vec<_>>(),
             )
             .field("base_uri", &self.base_uri)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "merchant_cert",
+                &self.merchant_cert.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -327,6 +344,75 @@ impl ClientBuilder {
         self
     }
 
+    /// The APIv2 key (API密钥, 32 characters), `secret`: signs APIv2 calls (paths starting
+    /// with `v2/`) and checks the `sign` of their answers. Its length is checked in
+    /// `build()`; it never appears in `Debug` output.
+    ///
+    /// With a secret, the APIv3 settings (`serial`, `private_key`, `cert`) are optional: a
+    /// client built without them serves `v2/` paths, and an APIv3 call on it fails with an
+    /// [`Error::Config`] naming what is missing, before anything is sent.
+    ///
+    /// ```
+    /// # let mock = wechatpay::mock::MockServer::start_blocking()?;
+    /// use wechatpay::{json, Client, Error};
+    /// let wxpay = Client::builder()
+    ///     .mchid("1900000001")
+    ///     .secret(wechatpay::mock::demo::APIV2_KEY)
+    ///     .base_uri(mock.base_uri())
+    ///     .build()?;
+    /// let fields = wxpay.v2().pay().orderquery().post(json!({"xml": {
+    ///     "appid": "wxd678efh567hg6787",
+    ///     "mch_id": "1900000001",
+    ///     "out_trade_no": "1217752501201407033233368018",
+    /// }}))?.xml()?;
+    /// assert_eq!(fields["trade_state"], "SUCCESS");
+    /// // An APIv3 call needs what this client was built without.
+    /// let err = wxpay.v3().certificates().get(()).unwrap_err();
+    /// assert!(matches!(&err, Error::Config(c) if c.to_string().contains("`serial`")), "{err}");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn secret(mut self, key: impl Into<String>) -> Self {
+        self.secret = Some(key.into());
+        self
+    }
+
+    /// The merchant API certificate (`apiclient_cert.pem`) and its private key
+    /// (`apiclient_key.pem`), `merchant: {cert, key}`, presented in mutual TLS by APIv2 calls
+    /// that ask for it (`"security": true`: refunds, red packets, transfers). Calls without
+    /// `security` go through other connections and never present it.
+    ///
+    /// `cert_source` is PEM text (the certificate, optionally followed by its chain) or
+    /// `file://path` (PEM or DER); `key_source` takes every form
+    /// [`private_key`](Self::private_key) does. `build()` checks that the key belongs to the
+    /// certificate.
+    pub fn merchant_cert(
+        mut self,
+        cert_source: impl Into<String>,
+        key_source: impl Into<String>,
+    ) -> Self {
+        self.merchant_cert = Some((cert_source.into(), key_source.into()));
+        self
+    }
+
+    /// Edits the APIv2 middleware stack (`transform_response`, `transform_request`) after the
+    /// default layers are in place, as [`middleware`](Self::middleware) does for the APIv3
+    /// one. APIv2 calls go through this stack only.
+    ///
+    /// ```no_run
+    /// # let builder = wechatpay::Client::builder();
+    /// let builder = builder.v2_middleware(|stack| {
+    ///     stack.remove("transform_response");
+    ///     Ok(())
+    /// });
+    /// ```
+    pub fn v2_middleware(
+        mut self,
+        edit: impl FnOnce(&mut Stack) -> Result<()> + Send + 'static,
+    ) -> Self {
+        self.v2_stack_edits.push(Box::new(edit));
+        self
+    }
+
     pub(crate) fn problem(mut self, problem: String) -> Self {
         self.problems.push(problem);
         self
@@ -354,15 +440,47 @@ impl ClientBuilder {
         let name = |method| naming.of(method);
         let mut problems = self.problems;
         let mchid = required_id(&mut problems, self.mchid, name("mchid"), "the merchant id");
-        let serial = required_id(
-            &mut problems,
-            self.serial,
-            name("serial"),
-            "the merchant API certificate serial",
-        );
+        // With an APIv2 key, a missing APIv3 setting is a problem of APIv3 calls, not of the
+        // client: it is reported by them (see `Unconfigured`).
+        let apiv2_only = self.secret.is_some();
+        let mut v3_missing = Vec::new();
+        let nothing_for_v3 = self.serial.is_none()
+            && self.private_key.is_none()
+            && self.certs.is_empty()
+            && self.platform_keys.is_none();
+        let serial = match self.serial {
+            None if apiv2_only => {
+                v3_missing.push(format!(
+                    "`{}` (the merchant API certificate serial) is required",
+                    name("serial")
+                ));
+                None
+            }
+            serial => required_id(
+                &mut problems,
+                serial,
+                name("serial"),
+                "the merchant API certificate serial",
+            ),
+        };
 
         let mut merchant_key = None;
         let signer: Option<Arc<dyn Signer>> = match self.private_key {
+            None if apiv2_only => {
+                v3_missing.push(format!(
+                    "`{}` (the merchant private key) is required",
+                    name("private_key")
+                ));
+                None
+            }
+            None if nothing_for_v3 => {
+                problems.push(format!(
+                    "`{}` (the merchant private key) is required (or, for a client that makes \
+                     only APIv2 calls, `secret`, the APIv2 key)",
+                    name("private_key")
+                ));
+                None
+            }
             None => {
                 problems.push(format!(
                     "`{}` (the merchant private key) is required",
@@ -441,12 +559,28 @@ impl ClientBuilder {
         };
         let keys = self.platform_keys.unwrap_or_default();
         if keys.is_empty() && trusted.is_empty() && !refetch {
-            problems.push(format!(
+            let problem = format!(
                 "`{}`: at least one WeChat Pay platform certificate or public key \
                  (PUB_KEY_ID_...) is needed to verify responses with",
                 name("cert")
-            ));
+            );
+            if apiv2_only {
+                v3_missing.push(problem);
+            } else {
+                problems.push(problem);
+            }
         }
+        let secret = match self.secret {
+            None => None,
+            Some(key) if key.len() == 32 => Some(ApiV2Key::new(key)),
+            Some(key) => {
+                problems.push(format!(
+                    "`secret` (the APIv2 key) must be 32 bytes, not {}",
+                    key.len()
+                ));
+                None
+            }
+        };
 
         let base = match BaseUri::parse(self.base_uri.as_deref().unwrap_or(BaseUri::DEFAULT)) {
             Ok(b) => Some(b),
@@ -483,35 +617,111 @@ impl ClientBuilder {
         // Edits are tried on a stack of the default layers' names, so that a bad edit (an
         // unknown layer name, a duplicate) is reported with the rest.
         let mut stack = Stack::new();
+        let mut v2_stack = Stack::new();
         let mut edited = None;
-        if let (Some(mchid), Some(serial), Some(signer), Some(base)) =
-            (&mchid, &serial, &signer, &base)
-        {
-            let mut verifier =
-                VerifierLayer::new(keys.clone()).max_skew_seconds(self.max_skew_seconds);
-            if let (true, Some(key)) = (refetch, &apiv3_key) {
-                verifier = verifier
-                    .refetch_certificates(Refetch::new(key.clone()).base_uri(base.as_str()));
-            }
-            let signer =
-                SignerLayer::new(mchid.clone(), serial.clone(), signer.clone(), keys.clone());
-            let defaults = stack
-                .push("verifier", verifier)
-                .and_then(|s| s.push("signer", signer).map(|_| ()));
-            if let Err(e) = defaults.and_then(|()| {
+        if let (Some(mchid), Some(base)) = (&mchid, &base) {
+            let defaults = match (&serial, &signer, v3_missing.is_empty()) {
+                (Some(serial), Some(signer), true) => {
+                    let mut verifier =
+                        VerifierLayer::new(keys.clone()).max_skew_seconds(self.max_skew_seconds);
+                    if let (true, Some(key)) = (refetch, &apiv3_key) {
+                        verifier = verifier.refetch_certificates(
+                            Refetch::new(key.clone()).base_uri(base.as_str()),
+                        );
+                    }
+                    let signer = SignerLayer::new(
+                        mchid.clone(),
+                        serial.clone(),
+                        signer.clone(),
+                        keys.clone(),
+                    );
+                    stack
+                        .push("verifier", verifier)
+                        .and_then(|s| s.push("signer", signer).map(|_| ()))
+                }
+                // Without an APIv2 key the client is not built at all; with one, the
+                // stand-ins keep the layer names and fail APIv3 calls with what they need.
+                _ => {
+                    let mut needed = vec![
+                        "this client was built for APIv2 calls only; APIv3 calls need the \
+                         settings below"
+                            .to_string(),
+                    ];
+                    needed.extend(v3_missing.iter().cloned());
+                    let missing = Unconfigured::new(needed);
+                    stack
+                        .push("verifier", missing.clone())
+                        .and_then(|s| s.push("signer", missing).map(|_| ()))
+                }
+            };
+            let v2_defaults = match &secret {
+                Some(secret) => v2_stack
+                    .push(
+                        "transform_response",
+                        TransformResponseLayer::new(secret.clone()),
+                    )
+                    .and_then(|s| {
+                        s.push(
+                            "transform_request",
+                            TransformRequestLayer::new(mchid.clone(), secret.clone()),
+                        )
+                        .map(|_| ())
+                    }),
+                None => {
+                    let missing = Unconfigured::new(vec![
+                        "`secret` (the APIv2 key) is required for APIv2 calls (paths starting \
+                         with `v2/`)"
+                            .to_string(),
+                    ]);
+                    v2_stack
+                        .push("transform_response", missing.clone())
+                        .and_then(|s| s.push("transform_request", missing).map(|_| ()))
+                }
+            };
+            let v3_edited = defaults.and_then(|()| {
                 self.stack_edits
                     .into_iter()
                     .try_for_each(|edit| edit(&mut stack))
-            }) {
-                problems.push(format!("`middleware`: {e}"));
-            } else {
-                edited = Some(());
+            });
+            let v2_edited = v2_defaults.and_then(|()| {
+                self.v2_stack_edits
+                    .into_iter()
+                    .try_for_each(|edit| edit(&mut v2_stack))
+            });
+            match (v3_edited, v2_edited) {
+                (Ok(()), Ok(())) => edited = Some(()),
+                (v3, v2) => {
+                    if let Err(e) = v3 {
+                        problems.push(format!("`middleware`: {e}"));
+                    }
+                    if let Err(e) = v2 {
+                        problems.push(format!("`v2_middleware`: {e}"));
+                    }
+                }
             }
         }
 
+        let mut transport_config = self.transport;
+        if let Some((cert_source, key_source)) = &self.merchant_cert {
+            match super::identity::load(cert_source, key_source) {
+                Ok(identity) => transport_config.identity = Some(identity),
+                Err(e) => problems.push(format!("`{}`: {e}", name("merchant_cert"))),
+            }
+            if self.shared_transport.is_some() {
+                // The shared pool's mutual-TLS connections present the other client's
+                // certificate: this merchant's calls must not go out under another's identity.
+                problems.push(format!(
+                    "`{}` cannot be combined with `share_pool`: a shared pool presents the \
+                     certificate of the client it came from",
+                    name("merchant_cert")
+                ));
+            }
+        }
+        let mutual_tls = transport_config.identity.is_some();
+
         let transport = match &self.shared_transport {
             Some(shared) => Some(Arc::clone(shared)),
-            None => match Transport::new(self.transport) {
+            None => match Transport::new(transport_config) {
                 Ok(t) => Some(t),
                 Err(e) => {
                     problems.push(format!("transport: {e}"));
@@ -535,6 +745,8 @@ impl ClientBuilder {
                 base,
                 default_headers,
                 stack,
+                v2_stack,
+                mutual_tls,
                 transport,
                 platform_keys: keys,
                 index: FrozenMap::new(),

@@ -13,7 +13,10 @@ pub struct Builder;
 impl Builder {
     /// Builds a client from wechatpay-php's configuration keys:
     /// `mchid`, `serial`, `privateKey`, `certs` (`{id: key}`), and optionally `base_uri`,
-    /// `headers`, `timeout` and `connect_timeout` (seconds).
+    /// `headers`, `timeout` and `connect_timeout` (seconds), and for APIv2 `secret` (the
+    /// APIv2 key) and `merchant` (`{"cert": .., "key": ..}`, the merchant API certificate
+    /// and key for mutual TLS). With `secret`, `serial`, `privateKey` and `certs` may be left
+    /// out by a client that makes only APIv2 calls ([`ClientBuilder::secret`](crate::ClientBuilder::secret)).
     ///
     /// # Errors
     /// [`Error::Config`](crate::Error::Config) listing every problem, including keys of the
@@ -52,6 +55,26 @@ impl Builder {
                     })
                 }
                 ("base_uri", Value::String(s)) => builder.base_uri(s),
+                ("secret", Value::String(s)) => builder.secret(s),
+                ("merchant", Value::Object(mut merchant)) => {
+                    match (merchant.remove("cert"), merchant.remove("key")) {
+                        (Some(Value::String(cert)), Some(Value::String(key))) => {
+                            let builder = builder.merchant_cert(cert, key);
+                            match merchant.keys().next() {
+                                Some(other) => builder.problem(format!(
+                                    "`merchant.{other}` is not a key of `merchant` (it takes \
+                                     `cert` and `key`)"
+                                )),
+                                None => builder,
+                            }
+                        }
+                        _ => builder.problem(
+                            "`merchant` must hold `cert` and `key`, each a string (PEM text or \
+                             file://path)"
+                                .into(),
+                        ),
+                    }
+                }
                 ("headers", Value::Object(headers)) => {
                     headers.into_iter().fold(builder, |b, (name, v)| match v {
                         Value::String(s) => b.header(name, s),
@@ -69,10 +92,10 @@ impl Builder {
                     None => builder
                         .problem("`connect_timeout` must be a positive number of seconds".into()),
                 },
-                (k @ ("mchid" | "serial" | "privateKey" | "base_uri"), _) => {
+                (k @ ("mchid" | "serial" | "privateKey" | "base_uri" | "secret"), _) => {
                     builder.problem(format!("`{k}` must be a string"))
                 }
-                (k @ ("certs" | "headers"), _) => {
+                (k @ ("certs" | "headers" | "merchant"), _) => {
                     builder.problem(format!("`{k}` must be an object"))
                 }
                 (other, _) => builder.problem(format!(

@@ -6,6 +6,7 @@
 mod builder;
 mod chain;
 mod factory;
+mod identity;
 mod php_names;
 
 use std::borrow::Cow;
@@ -22,12 +23,12 @@ pub use factory::Builder;
 pub use php_names::segment_from_php;
 
 use crate::crypto::{ApiV3Key, RsaPrivateKey};
-use crate::error::{Error, Result, TimeoutStage};
+use crate::error::{ConfigError, Error, Result, TimeoutStage};
 use crate::middleware::{Next, Stack};
 use crate::request::options::RequestOptions;
 use crate::request::response::Response;
 use crate::request::{self, BaseUri, CallInfo};
-use crate::transport::Transport;
+use crate::transport::{MutualTls, Transport};
 use crate::trust::platform_keys::PlatformKeys;
 use crate::HttpRequest;
 
@@ -46,6 +47,11 @@ struct ClientInner {
     default_headers: HeaderMap,
     stack: Stack,
     transport: Arc<Transport>,
+    /// The stack APIv2 calls go through (`transform_response`, `transform_request`).
+    v2_stack: Stack,
+    /// Whether this client's pool presents its own merchant certificate to calls that ask
+    /// for mutual TLS (not a pool shared from another client).
+    mutual_tls: bool,
     platform_keys: PlatformKeys,
     /// Chains handed out by `client["..."]`, which must outlive the call that made them.
     index: FrozenMap<String, Box<Chain>>,
@@ -64,6 +70,7 @@ impl std::fmt::Debug for Client {
             .field("mchid", &self.inner.mchid)
             .field("base_uri", &self.inner.base.as_str())
             .field("stack", &self.inner.stack)
+            .field("v2_stack", &self.inner.v2_stack)
             .field("platform_keys", &self.inner.platform_keys)
             .finish_non_exhaustive()
     }
@@ -87,13 +94,37 @@ impl Client {
         &self.inner.platform_keys
     }
 
-    /// A copy of the middleware stack, to edit and install with [`Client::with_stack`].
+    /// A copy of the APIv3 middleware stack, to edit and install with [`Client::with_stack`].
     pub fn stack(&self) -> Stack {
         self.inner.stack.clone()
     }
 
-    /// A client that uses `stack` and shares everything else (pool, keys) with this one.
+    /// A copy of the APIv2 middleware stack (`transform_response`, `transform_request`), to
+    /// edit and install with [`Client::with_v2_stack`].
+    ///
+    /// ```
+    /// # let mock = wechatpay::mock::MockServer::start_blocking()?;
+    /// # let wxpay = mock.client_builder().build()?;
+    /// assert_eq!(wxpay.v2_stack().names(), ["transform_response", "transform_request"]);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn v2_stack(&self) -> Stack {
+        self.inner.v2_stack.clone()
+    }
+
+    /// A client that uses `stack` for APIv3 calls and shares everything else (pool, keys,
+    /// the APIv2 stack) with this one.
     pub fn with_stack(&self, stack: Stack) -> Client {
+        self.rebuilt(stack, self.inner.v2_stack.clone())
+    }
+
+    /// A client that uses `stack` for APIv2 calls and shares everything else (pool, keys,
+    /// the APIv3 stack) with this one.
+    pub fn with_v2_stack(&self, stack: Stack) -> Client {
+        self.rebuilt(self.inner.stack.clone(), stack)
+    }
+
+    fn rebuilt(&self, stack: Stack, v2_stack: Stack) -> Client {
         let inner = &self.inner;
         Client {
             inner: Arc::new(ClientInner {
@@ -101,6 +132,8 @@ impl Client {
                 base: inner.base.clone(),
                 default_headers: inner.default_headers.clone(),
                 stack,
+                v2_stack,
+                mutual_tls: inner.mutual_tls,
                 transport: Arc::clone(&inner.transport),
                 platform_keys: inner.platform_keys.clone(),
                 index: FrozenMap::new(),
@@ -139,22 +172,31 @@ impl Client {
         template: Cow<'static, str>,
         opts: RequestOptions,
     ) -> Result<HttpRequest> {
-        request::assemble(
+        let security = opts.security;
+        let mut request = request::assemble(
             &self.inner.base,
             &self.inner.default_headers,
             method,
             template,
             opts,
-        )
+        )?;
+        if security {
+            if !self.inner.mutual_tls {
+                return Err(Error::Config(ConfigError::one(
+                    "this call asks for mutual TLS (`security`), which needs the merchant API \
+                     certificate: set `ClientBuilder::merchant_cert` (a client sharing another's \
+                     pool must have its own)",
+                )));
+            }
+            request.extensions_mut().insert(MutualTls);
+        }
+        Ok(request)
     }
 
-    /// Runs the stack and turns a non-2xx answer into [`Error::Api`].
+    /// Runs the stack the call's protocol selects (APIv2 for `v2/` paths, APIv3 otherwise)
+    /// and turns a non-2xx answer into [`Error::Api`].
     pub(crate) async fn execute(self, request: HttpRequest) -> Result<Response> {
-        if is_v2(&request) {
-            return Err(Error::Unsupported(
-                "APIv2 calls (paths starting with v2/) are not available in this release",
-            ));
-        }
+        let v2 = is_v2(&request);
         let info = request.extensions().get::<CallInfo>();
         let http_errors = info.is_none_or(|i| i.http_errors);
         let total = info
@@ -173,13 +215,11 @@ impl Client {
         let inner = &self.inner;
         // The total limit covers the whole stack: every attempt a retry layer makes, and the
         // certificate download the verifier may make.
-        let outcome = tokio::time::timeout(
-            total,
-            Next::new(&inner.stack, &inner.transport).run(request),
-        )
-        .instrument(span.clone())
-        .await
-        .unwrap_or(Err(Error::Timeout(TimeoutStage::Total)));
+        let stack = if v2 { &inner.v2_stack } else { &inner.stack };
+        let outcome = tokio::time::timeout(total, Next::new(stack, &inner.transport).run(request))
+            .instrument(span.clone())
+            .await
+            .unwrap_or(Err(Error::Timeout(TimeoutStage::Total)));
         span.record("elapsed_us", started.elapsed().as_micros());
         let response = match outcome {
             Ok(response) => response,
@@ -208,10 +248,11 @@ fn is_v2(request: &HttpRequest) -> bool {
     request
         .extensions()
         .get::<CallInfo>()
-        .is_some_and(|i| i.template.trim_start_matches('/').starts_with("v2/"))
+        .is_some_and(|i| crate::v2::is_v2_path(&i.template))
 }
 
-/// WeChat Pay's error body: `{"code": "PARAM_ERROR", "message": "..."}`.
+/// WeChat Pay's error body: `{"code": "PARAM_ERROR", "message": "..."}`, or for APIv2,
+/// `<xml><return_code>FAIL</return_code><return_msg>...</return_msg></xml>`.
 fn api_error(response: http::Response<Bytes>) -> Error {
     #[derive(serde::Deserialize)]
     struct Body {
@@ -221,10 +262,27 @@ fn api_error(response: http::Response<Bytes>) -> Error {
         message: String,
     }
     let (parts, body) = response.into_parts();
-    let parsed = serde_json::from_slice::<Body>(&body).unwrap_or(Body {
-        code: String::new(),
-        message: String::new(),
-    });
+    let parsed = serde_json::from_slice::<Body>(&body)
+        .ok()
+        .or_else(|| {
+            let fields = crate::v2::Transformer::to_map(&body).ok()?;
+            let pick = |names: [&str; 2]| {
+                names
+                    .iter()
+                    .filter_map(|n| fields.get(*n))
+                    .find(|v| !v.is_empty())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            Some(Body {
+                code: pick(["err_code", "return_code"]),
+                message: pick(["err_code_des", "return_msg"]),
+            })
+        })
+        .unwrap_or(Body {
+            code: String::new(),
+            message: String::new(),
+        });
     Error::Api {
         status: parts.status,
         code: parsed.code,

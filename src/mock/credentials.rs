@@ -33,9 +33,26 @@ pub mod demo {
     /// The demo merchant's APIv3 key (32 bytes), which encrypts `GET /v3/certificates` and
     /// notification resources.
     pub const APIV3_KEY: &str = "DemoOnlyAPIv3KeyOfWechatpayMock3";
-    /// The demo merchant's APIv2 key (32 bytes). APIv2 itself is not simulated; the key is
-    /// listed so that `credentials.json` is complete.
+    /// The demo merchant's APIv2 key (32 bytes), which signs APIv2 calls and answers.
     pub const APIV2_KEY: &str = "DemoOnlyAPIv2KeyOfWechatpayMock2";
+    /// The demo merchant's API certificate (`apiclient_cert.pem`), for mutual TLS: serial
+    /// [`MERCHANT_SERIAL`], CN [`MCHID`], over [`MERCHANT_PRIVATE_KEY_PEM`], issued by a demo
+    /// merchant CA the simulator trusts.
+    pub const MERCHANT_CERTIFICATE_PEM: &str = include_str!("demo/merchant_certificate.pem");
+    /// The CA of the simulator's HTTPS certificate: trust it to call
+    /// [`MockServer::https_base_uri`](crate::mock::MockServer::https_base_uri). It is
+    /// name-constrained to loopback (`127.0.0.0/8`, `::1`, `localhost`) and its key was thrown
+    /// away, so it vouches for nothing else.
+    pub const TLS_CA_PEM: &str = include_str!("demo/tls_ca.pem");
+
+    /// The CA that issued [`MERCHANT_CERTIFICATE_PEM`]; the simulator verifies client
+    /// certificates against it.
+    pub(crate) const MERCHANT_CA_PEM: &str = include_str!("demo/merchant_ca.pem");
+    /// The simulator's HTTPS certificate (for 127.0.0.1, ::1 and localhost), issued by
+    /// [`TLS_CA_PEM`].
+    pub(crate) const TLS_SERVER_CERTIFICATE_PEM: &str = include_str!("demo/tls_server.pem");
+    /// Its private key (ECDSA P-256, PKCS#8).
+    pub(crate) const TLS_SERVER_PRIVATE_KEY_PEM: &str = include_str!("demo/tls_server_key.pem");
 
     /// The private key behind [`PLATFORM_PUBLIC_KEY_ID`].
     pub(crate) const PLATFORM_PUBLIC_KEY_PRIVATE_PEM: &str =
@@ -78,6 +95,8 @@ pub(crate) fn demo_keys() -> Result<&'static DemoKeys, KeyError> {
 pub(crate) const MERCHANT_PRIVATE_KEY_FILE: &str = "apiclient_key.pem";
 pub(crate) const PLATFORM_PUBLIC_KEY_FILE: &str = "pub_key.pem";
 pub(crate) const PLATFORM_CERTIFICATE_FILE: &str = "wechatpay_platform_cert.pem";
+pub(crate) const MERCHANT_CERTIFICATE_FILE: &str = "apiclient_cert.pem";
+pub(crate) const TLS_CA_FILE: &str = "mock_tls_ca.pem";
 /// The name of the JSON file describing the credentials.
 pub const CREDENTIALS_FILE: &str = "credentials.json";
 
@@ -113,6 +132,14 @@ pub struct Credentials {
     pub apiv3_key: &'static str,
     /// The APIv2 key (32 ASCII bytes).
     pub apiv2_key: &'static str,
+    /// The simulator's HTTPS base URI, such as `https://127.0.0.1:40123/` (the same port):
+    /// what mutual-TLS calls use.
+    pub https_base_uri: String,
+    /// The merchant API certificate file (PEM), presented in mutual TLS with
+    /// `merchant_private_key_file`.
+    pub merchant_certificate_file: &'static str,
+    /// The CA certificate file (PEM) of the simulator's HTTPS certificate, to trust.
+    pub tls_ca_file: &'static str,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -127,12 +154,13 @@ impl std::fmt::Debug for Credentials {
                 "platform_certificate_serial",
                 &self.platform_certificate_serial,
             )
+            .field("https_base_uri", &self.https_base_uri)
             .finish_non_exhaustive()
     }
 }
 
 impl Credentials {
-    pub(crate) fn new(base_uri: String, mode: super::Mode) -> Self {
+    pub(crate) fn new(base_uri: String, https_base_uri: String, mode: super::Mode) -> Self {
         Self {
             notice:
                 "wechatpay-chain mock: DEMO ONLY, never use these keys with the real WeChat Pay",
@@ -147,10 +175,13 @@ impl Credentials {
             platform_certificate_file: PLATFORM_CERTIFICATE_FILE,
             apiv3_key: demo::APIV3_KEY,
             apiv2_key: demo::APIV2_KEY,
+            https_base_uri,
+            merchant_certificate_file: MERCHANT_CERTIFICATE_FILE,
+            tls_ca_file: TLS_CA_FILE,
         }
     }
 
-    /// Writes the three PEM files and `credentials.json` into `dir` (created if needed) and
+    /// Writes the PEM files and `credentials.json` into `dir` (created if needed) and
     /// returns the path of `credentials.json`.
     pub(crate) fn write(&self, dir: &Path) -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(dir)?;
@@ -166,6 +197,11 @@ impl Credentials {
             dir.join(PLATFORM_CERTIFICATE_FILE),
             demo::PLATFORM_CERTIFICATE_PEM,
         )?;
+        std::fs::write(
+            dir.join(MERCHANT_CERTIFICATE_FILE),
+            demo::MERCHANT_CERTIFICATE_PEM,
+        )?;
+        std::fs::write(dir.join(TLS_CA_FILE), demo::TLS_CA_PEM)?;
         let mut json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         json.push(b'\n');
         let path = dir.join(CREDENTIALS_FILE);

@@ -59,7 +59,33 @@
 //!   documented kinds; `schema.rs`: the catalog's typed response schemas; `sample.rs`: a JSON
 //!   value of a schema's documented types;
 //! - `seeds.rs`: the stateful seed endpoints; `certificates.rs`: `GET /v3/certificates`;
-//! - `reply.rs`: answers and their signatures; `credentials.rs`: the demo keys.
+//! - `reply.rs`: answers and their signatures; `credentials.rs`: the demo keys;
+//! - `v2.rs`: the APIv2 endpoints (XML, `sign`), checked by `v2_sign.rs`, the simulator's own
+//!   `sign` code; `tls.rs`: the HTTPS side of the same port, which asks for the merchant's
+//!   certificate (mutual TLS).
+//!
+//! APIv2 calls work against the same simulator, over plain HTTP, or over HTTPS with mutual TLS
+//! for `secapi/` endpoints (`docs/apiv2.md`):
+//!
+//! ```
+//! use wechatpay::{json, mock::MockServer, Error};
+//!
+//! let mock = MockServer::start_blocking()?;
+//! let wxpay = mock.client_builder().base_uri(mock.https_base_uri()).build()?;
+//! let refund = wxpay.v2().secapi().pay().refund().post(json!({
+//!     "security": true,
+//!     "xml": {
+//!         "appid": "wxd678efh567hg6787",
+//!         "mch_id": "1900000001",
+//!         "out_trade_no": "1217752501201407033233368018",
+//!         "out_refund_no": "R20261130001",
+//!         "total_fee": 100,
+//!         "refund_fee": 100,
+//!     },
+//! }))?.xml()?;
+//! assert_eq!(refund["result_code"], "SUCCESS");
+//! # Ok::<(), wechatpay::Error>(())
+//! ```
 //!
 //! `docs/simulator.md` lists every check, the seed state and the error codes.
 
@@ -74,6 +100,9 @@ mod schema;
 mod seeds;
 mod server;
 mod time;
+mod tls;
+mod v2;
+mod v2_sign;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -220,14 +249,36 @@ impl MockServer {
         format!("http://{}/", self.address)
     }
 
-    /// A [`ClientBuilder`] set up as the demo merchant (mchid, serial, private key), trusting
-    /// the key the simulator signs with in its current [`Mode`], with [`base_uri`](Self::base_uri).
-    /// Add settings before `build()`.
+    /// The same port over HTTPS, `https://127.0.0.1:<port>/`: what a mutual-TLS call
+    /// (`"security": true`) needs. The server certificate is issued by
+    /// [`demo::TLS_CA_PEM`] for `127.0.0.1`, `::1` and `localhost`, which
+    /// [`client_builder`](Self::client_builder) trusts; a listener on another address is
+    /// served over HTTPS too, but its name is not in the certificate.
+    ///
+    /// Every TLS client is asked for a certificate and may present none; the `secapi/`
+    /// endpoints then answer `FAIL`. A certificate not issued to the demo merchant fails the
+    /// handshake.
+    pub fn https_base_uri(&self) -> String {
+        format!("https://{}/", self.address)
+    }
+
+    /// A [`ClientBuilder`] set up as the demo merchant: mchid, serial and private key for
+    /// APIv3, the APIv2 key ([`secret`](ClientBuilder::secret)) and the merchant certificate
+    /// for mutual TLS ([`merchant_cert`](ClientBuilder::merchant_cert)); trusting the key the
+    /// simulator signs with in its current [`Mode`] and the CA of its HTTPS side, with
+    /// [`base_uri`](Self::base_uri). Add settings before `build()`; for mutual-TLS calls set
+    /// `.base_uri(mock.https_base_uri())`.
     pub fn client_builder(&self) -> ClientBuilder {
         let builder = crate::Client::builder()
             .mchid(demo::MCHID)
             .serial(demo::MERCHANT_SERIAL)
             .private_key(demo::MERCHANT_PRIVATE_KEY_PEM)
+            .secret(demo::APIV2_KEY)
+            .merchant_cert(
+                demo::MERCHANT_CERTIFICATE_PEM,
+                demo::MERCHANT_PRIVATE_KEY_PEM,
+            )
+            .root_certificate(demo::TLS_CA_PEM)
             .base_uri(self.base_uri());
         match self.mode() {
             Mode::PublicKey => {
@@ -303,12 +354,14 @@ impl MockServer {
 
     /// What `credentials.json` holds for this server.
     pub fn credentials(&self) -> Credentials {
-        Credentials::new(self.base_uri(), self.mode())
+        Credentials::new(self.base_uri(), self.https_base_uri(), self.mode())
     }
 
-    /// Writes the demo merchant's private key (`apiclient_key.pem`), the platform public key
-    /// (`pub_key.pem`), the platform certificate (`wechatpay_platform_cert.pem`) and
-    /// `credentials.json` into `dir`, so that a client in any language can call the simulator.
+    /// Writes the demo merchant's private key (`apiclient_key.pem`) and API certificate
+    /// (`apiclient_cert.pem`, for mutual TLS), the platform public key (`pub_key.pem`), the
+    /// platform certificate (`wechatpay_platform_cert.pem`), the CA of the simulator's HTTPS
+    /// certificate (`mock_tls_ca.pem`) and `credentials.json` (which also holds the APIv3 and
+    /// APIv2 keys) into `dir`, so that a client in any language can call the simulator.
     /// Returns the path of `credentials.json`.
     ///
     /// # Errors
@@ -338,11 +391,24 @@ impl State {
     /// not added merchants or remembered nonces).
     pub fn reset(&self) {
         *lock(&self.shared.seeds) = seeds::SeedData::samples(demo::MCHID);
+        *lock(&self.shared.v2) = v2::V2State::samples();
     }
 
     /// Forgets every seed record, samples included.
     pub fn clear(&self) {
         *lock(&self.shared.seeds) = seeds::SeedData::default();
+    }
+
+    /// Sets the demo merchant's red-packet balance (in fen; 100000, 1000 yuan, at the start)
+    /// that `mmpaymkttransfers/sendredpack` draws on: a red packet over it answers
+    /// `NOTENOUGH`.
+    pub fn set_redpack_balance(&self, fen: u64) {
+        lock(&self.shared.v2).redpack_balance = fen;
+    }
+
+    /// The demo merchant's red-packet balance, in fen.
+    pub fn redpack_balance(&self) -> u64 {
+        lock(&self.shared.v2).redpack_balance
     }
 
     /// Accepts requests from another merchant, whose API certificate has serial `serial` and

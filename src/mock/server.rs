@@ -22,6 +22,8 @@ use super::catalog::{self, Routed};
 use super::credentials::{demo, DemoKeys};
 use super::reply::Reply;
 use super::seeds::SeedData;
+use super::tls::{self, Connection};
+use super::v2::{self, V2State};
 use super::{certificates, Mode};
 use crate::sync::lock;
 
@@ -36,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) seeds: Mutex<SeedData>,
     pub(crate) requests: AtomicU64,
     pub(crate) keys: &'static DemoKeys,
+    /// The state behind the APIv2 endpoints.
+    pub(crate) v2: Mutex<V2State>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -60,6 +64,7 @@ impl Shared {
             seeds: Mutex::new(SeedData::samples(demo::MCHID)),
             requests: AtomicU64::new(0),
             keys,
+            v2: Mutex::new(V2State::samples()),
         }
     }
 
@@ -161,17 +166,44 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let shared = Arc::clone(&shared);
-                async move { Ok::<_, Infallible>(serve(&shared, req).await) }
-            });
-            let result = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "mock: connection ended with an error");
+            // One port serves both: HTTPS (for mutual TLS) when the peer opens with a TLS
+            // handshake, plain HTTP otherwise.
+            if !tls::starts_with_handshake(&stream).await {
+                return serve_connection(TokioIo::new(stream), shared, Connection::default()).await;
+            }
+            let acceptor = match tls::acceptor() {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::error!(error = %e, "mock: the demo TLS material is unusable");
+                    return;
+                }
+            };
+            match acceptor.accept(stream).await {
+                Ok(stream) => {
+                    let connection = Connection::of(&stream);
+                    serve_connection(TokioIo::new(stream), shared, connection).await;
+                }
+                Err(e) => tracing::debug!(error = %e, "mock: TLS handshake failed"),
             }
         });
+    }
+}
+
+/// Serves the requests of one connection, each carrying what is known of the connection.
+async fn serve_connection<I>(io: I, shared: Arc<Shared>, connection: Connection)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut req: http::Request<_>| {
+        let shared = Arc::clone(&shared);
+        req.extensions_mut().insert(connection.clone());
+        async move { Ok::<_, Infallible>(serve(&shared, req).await) }
+    });
+    let result = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(io, service)
+        .await;
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "mock: connection ended with an error");
     }
 }
 
@@ -213,6 +245,9 @@ pub(crate) fn dispatch(shared: &Shared, parts: &http::request::Parts, body: &Byt
     let path = parts.uri.path();
     let uri = parts.uri.path_and_query().map_or(path, |pq| pq.as_str());
     let relative = path.strip_prefix('/').unwrap_or(path);
+    if let Some(reply) = v2::dispatch(shared, parts, body) {
+        return reply;
+    }
     if !["v3/", "hk/v3/", "global/v3/"]
         .iter()
         .any(|p| relative.starts_with(p))
@@ -221,8 +256,8 @@ pub(crate) fn dispatch(shared: &Shared, parts: &http::request::Parts, body: &Byt
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
             format!(
-                "no API at {path}: the simulator serves APIv3 paths (v3/, hk/v3/, global/v3/); \
-                 APIv2 is out of its scope"
+                "no API at {path}: the simulator serves APIv3 paths (v3/, hk/v3/, global/v3/) \
+                 and the APIv2 endpoints listed in docs/simulator.md"
             ),
         );
     }

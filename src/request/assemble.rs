@@ -11,6 +11,7 @@ use http::{HeaderMap, Method};
 use super::options::RequestOptions;
 use super::template;
 use crate::error::{Error, RequestError, Result};
+use crate::v2::RequestFields;
 
 /// A validated base URI: scheme and authority, and a path prefix ending in `/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +126,25 @@ pub(crate) fn assemble(
         }
     };
 
+    let apiv2 = absolute_url(trimmed).is_none() && crate::v2::is_v2_path(trimmed);
+    let fields = if apiv2 {
+        v2_fields(&method, &uri, &opts)?
+    } else {
+        for (key, given) in [
+            ("xml", opts.xml.is_some()),
+            ("nonceless", opts.nonceless),
+            ("security", opts.security),
+        ] {
+            if given {
+                return Err(RequestError::InvalidOption(format!(
+                    "`{key}` is an APIv2 option, and `{template}` is not a `v2/` path"
+                ))
+                .into());
+            }
+        }
+        None
+    };
+
     let mut headers = default_headers.clone();
     let body = match (opts.json, opts.body) {
         (Some(_), Some(_)) => {
@@ -144,7 +164,14 @@ pub(crate) fn assemble(
         (None, None) => Bytes::new(),
     };
     if !headers.contains_key(ACCEPT) {
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        // wechatpay-php's APIv2 client accepts what the XML endpoints answer with: XML, and
+        // plain or gzipped bills.
+        let accept = if apiv2 {
+            "text/xml, text/plain, application/x-gzip"
+        } else {
+            "application/json"
+        };
+        headers.insert(ACCEPT, HeaderValue::from_static(accept));
     }
     apply_headers(&mut headers, &opts.headers)?;
 
@@ -159,7 +186,65 @@ pub(crate) fn assemble(
         read_timeout: opts.read_timeout,
         http_errors: opts.http_errors,
     });
+    if let Some(fields) = fields {
+        request.extensions_mut().insert(fields);
+    }
     Ok(request)
+}
+
+/// The fields an APIv2 call signs, for `transform_request`: the `xml` option, after the
+/// query's pairs for a `GET` (whose fields travel in the query). A `POST` with a raw `body`
+/// and no `xml` carries none: its body is sent as the caller made it.
+fn v2_fields(
+    method: &Method,
+    uri: &http::Uri,
+    opts: &RequestOptions,
+) -> Result<Option<RequestFields>> {
+    if opts.json.is_some() {
+        return Err(RequestError::InvalidOption(
+            "APIv2 bodies are XML: give the fields as `xml`, not `json`".into(),
+        )
+        .into());
+    }
+    if opts.xml.is_some() && opts.body.is_some() {
+        return Err(RequestError::InvalidOption(
+            "give either `xml` (fields to sign) or `body` (a finished XML body), not both".into(),
+        )
+        .into());
+    }
+    let get = method == Method::GET;
+    if opts.body.is_some() && !get {
+        return Ok(None);
+    }
+    let mut fields = if get {
+        RequestFields::new(query_pairs(uri.query().unwrap_or_default()))
+    } else {
+        RequestFields::default()
+    };
+    if let Some(xml) = &opts.xml {
+        let given = RequestFields::from_json(xml)
+            .map_err(|e| RequestError::InvalidOption(format!("`xml`: {e}")))?;
+        fields.fields.extend(given.fields);
+    }
+    fields.nonceless = opts.nonceless;
+    Ok(Some(fields))
+}
+
+/// The decoded `name=value` pairs of a query string, in order.
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(name), decode(value))
+        })
+        .collect()
 }
 
 /// The hosts of WeChat Pay's merchant API: the main one, the backup WeChat Pay's docs name
@@ -314,6 +399,71 @@ mod tests {
         assert_eq!(r.uri().path(), "/pay/micropay");
         let info = r.extensions().get::<CallInfo>().unwrap();
         assert_eq!(info.template, "v2/pay/micropay");
+        assert_eq!(
+            r.headers()[ACCEPT],
+            "text/xml, text/plain, application/x-gzip"
+        );
+    }
+
+    fn post(template: &'static str, opts: serde_json::Value) -> Result<http::Request<Bytes>> {
+        let base = BaseUri::parse("https://api.mch.weixin.qq.com").unwrap();
+        assemble(
+            &base,
+            &HeaderMap::new(),
+            Method::POST,
+            Cow::Borrowed(template),
+            RequestOptions::from_value(opts)?,
+        )
+    }
+
+    #[test]
+    fn apiv2_fields_travel_in_an_extension() {
+        let r = post(
+            "v2/pay/micropay",
+            json!({"xml": {"mch_id": 1900000001, "b": "x y"}, "nonceless": true}),
+        )
+        .unwrap();
+        let fields = r.extensions().get::<RequestFields>().unwrap();
+        assert_eq!(
+            fields.fields,
+            vec![
+                ("mch_id".to_string(), "1900000001".to_string()),
+                ("b".into(), "x y".into())
+            ]
+        );
+        assert!(fields.nonceless);
+        // Signing and writing the body is `transform_request`'s work.
+        assert!(r.body().is_empty());
+
+        // A GET's fields are its query's.
+        let r = build(
+            "v2/papay/entrustweb?plan_id=1",
+            json!({"query": {"contract_code": "a b", "mch_id": "1900000001"}}),
+        )
+        .unwrap();
+        let fields = r.extensions().get::<RequestFields>().unwrap();
+        assert_eq!(fields.get("plan_id"), Some("1"));
+        assert_eq!(fields.get("contract_code"), Some("a b"));
+
+        // A finished body is sent as it is.
+        let r = post("v2/pay/micropay", json!({"body": "<xml/>"})).unwrap();
+        assert!(r.extensions().get::<RequestFields>().is_none());
+    }
+
+    #[test]
+    fn apiv2_options_are_refused_elsewhere_and_json_on_apiv2() {
+        for opts in [
+            json!({"xml": {}}),
+            json!({"nonceless": true}),
+            json!({"security": true}),
+        ] {
+            let e = post("v3/x", opts).unwrap_err();
+            assert!(e.to_string().contains("is an APIv2 option"), "{e}");
+        }
+        let e = post("v2/pay/micropay", json!({"json": {"a": 1}})).unwrap_err();
+        assert!(e.to_string().contains("not `json`"), "{e}");
+        let e = post("v2/pay/micropay", json!({"xml": {}, "body": "<xml/>"})).unwrap_err();
+        assert!(e.to_string().contains("not both"), "{e}");
     }
 
     #[test]

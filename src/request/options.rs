@@ -23,6 +23,9 @@ pub(crate) const OPTION_KEYS: &[&str] = &[
     "response_timeout",
     "read_timeout",
     "http_errors",
+    "xml",
+    "nonceless",
+    "security",
 ];
 
 /// Guzzle options wechatpay-php users may pass that this crate does not implement; they are
@@ -30,9 +33,6 @@ pub(crate) const OPTION_KEYS: &[&str] = &[
 const UNSUPPORTED_KEYS: &[&str] = &[
     "form_params",
     "multipart",
-    "xml",
-    "security",
-    "nonceless",
     "sink",
     "verify",
     "cert",
@@ -75,6 +75,12 @@ pub struct RequestOptions {
     pub(crate) response_timeout: Option<Duration>,
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) http_errors: bool,
+    /// The APIv2 fields (`xml`), a JSON object.
+    pub(crate) xml: Option<Value>,
+    /// APIv2: add no `nonce_str`.
+    pub(crate) nonceless: bool,
+    /// Send over mutual TLS with the merchant certificate (APIv2's `security`).
+    pub(crate) security: bool,
 }
 
 impl RequestOptions {
@@ -135,6 +141,22 @@ impl RequestOptions {
                     other => {
                         return Err(invalid(format!(
                             "`http_errors` must be a boolean, not {}",
+                            kind_of(&other)
+                        )))
+                    }
+                },
+                "xml" => {
+                    xml_shape(&value)?;
+                    opts.xml = Some(value);
+                }
+                // wechatpay-php tests these with `isset` / `=== true`: a boolean is what it
+                // documents, and anything else is more likely a mistake than a wish.
+                k @ ("nonceless" | "security") => match value {
+                    Value::Bool(b) if k == "nonceless" => opts.nonceless = b,
+                    Value::Bool(b) => opts.security = b,
+                    other => {
+                        return Err(invalid(format!(
+                            "`{k}` must be a boolean, not {}",
                             kind_of(&other)
                         )))
                     }
@@ -210,6 +232,31 @@ impl RequestOptions {
     /// of [`Error::Api`] (Guzzle's `http_errors`).
     pub fn http_errors(mut self, enabled: bool) -> Self {
         self.http_errors = enabled;
+        self
+    }
+
+    /// Sets the APIv2 fields (the `xml` option), a JSON object whose values are sent and
+    /// signed as their text: strings as they are, numbers and booleans as their JSON text,
+    /// arrays and objects as compact JSON; `null` leaves a field out. Only `v2/` paths take
+    /// it; anything but an object is refused when the call is made.
+    pub fn xml(mut self, fields: impl Into<Value>) -> Self {
+        self.xml = Some(fields.into());
+        self
+    }
+
+    /// APIv2's `nonceless`: with `true`, no `nonce_str` is added to the fields (for the few
+    /// endpoints that do not take one). A `nonce_str` the caller gives is sent either way.
+    pub fn nonceless(mut self, nonceless: bool) -> Self {
+        self.nonceless = nonceless;
+        self
+    }
+
+    /// APIv2's `security`: with `true`, the call goes over mutual TLS, presenting the
+    /// merchant API certificate set with
+    /// [`ClientBuilder::merchant_cert`](crate::ClientBuilder::merchant_cert), on connections
+    /// kept apart from every other call's.
+    pub fn security(mut self, security: bool) -> Self {
+        self.security = security;
         self
     }
 
@@ -310,6 +357,9 @@ impl RequestOptions {
         if let Some(json) = &self.json {
             json_shape(json)?;
         }
+        if let Some(xml) = &self.xml {
+            xml_shape(xml)?;
+        }
         for (key, limit) in [
             ("timeout", self.timeout),
             ("response_timeout", self.response_timeout),
@@ -363,6 +413,17 @@ fn json_shape(value: &Value) -> Result<()> {
         Value::Object(_) | Value::Array(_) => Ok(()),
         other => Err(invalid(format!(
             "`json` must be an object or an array, not {}",
+            kind_of(other)
+        ))),
+    }
+}
+
+/// APIv2 fields are an object of names and values.
+fn xml_shape(value: &Value) -> Result<()> {
+    match value {
+        Value::Object(_) => Ok(()),
+        other => Err(invalid(format!(
+            "`xml` must be an object of APIv2 fields, not {}",
             kind_of(other)
         ))),
     }
@@ -501,8 +562,22 @@ mod tests {
     fn malformed_options_name_the_key() {
         let e = RequestOptions::from_value(json!({"timeout": "soon"})).unwrap_err();
         assert!(e.to_string().contains("`timeout`"), "{e}");
-        let e = RequestOptions::from_value(json!({"xml": {}})).unwrap_err();
-        assert!(e.to_string().contains("`xml`"), "{e}");
+        let e = RequestOptions::from_value(json!({"proxy": "http://p"})).unwrap_err();
+        assert!(e.to_string().contains("`proxy`"), "{e}");
+        for bad in [json!({"xml": "<xml/>"}), json!({"xml": [1]})] {
+            let e = RequestOptions::from_value(bad).unwrap_err();
+            assert!(e.to_string().contains("`xml` must be an object"), "{e}");
+        }
+        let e = RequestOptions::from_value(json!({"security": "yes"})).unwrap_err();
+        assert!(
+            e.to_string().contains("`security` must be a boolean"),
+            "{e}"
+        );
+        let e = RequestOptions::from_value(json!({"nonceless": 1})).unwrap_err();
+        assert!(
+            e.to_string().contains("`nonceless` must be a boolean"),
+            "{e}"
+        );
         assert!(RequestOptions::from_value(json!([1])).is_err());
     }
 }

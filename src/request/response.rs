@@ -1,5 +1,7 @@
 //! A response whose body has been read whole (and, for APIv3, verified).
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode, Version};
 use serde::de::DeserializeOwned;
@@ -52,6 +54,32 @@ impl Response {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_slice(&self.body)
             .map_err(|e| Error::Decode(format!("body is not the expected JSON: {e}")))
+    }
+
+    /// The fields of an APIv2 answer (`<xml><return_code>..</return_code>..</xml>`), parsed
+    /// by [`Transformer::to_map`](crate::v2::Transformer::to_map): no DTD or entity is ever
+    /// resolved.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] when the body is not a flat XML document (a bill download is text:
+    /// read it with [`text`](Self::text)).
+    ///
+    /// # Examples
+    /// ```
+    /// # let mock = wechatpay::mock::MockServer::start_blocking()?;
+    /// # let wxpay = mock.client_builder().build()?;
+    /// use wechatpay::json;
+    /// let answer = wxpay.v2().pay().orderquery().post(json!({"xml": {
+    ///     "appid": "wxd678efh567hg6787",
+    ///     "mch_id": "1900000001",
+    ///     "out_trade_no": "1217752501201407033233368018",
+    /// }}))?;
+    /// let fields = answer.xml()?;
+    /// assert_eq!(fields["trade_state"], "SUCCESS");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn xml(&self) -> Result<BTreeMap<String, String>> {
+        Ok(crate::v2::Transformer::to_map(&self.body)?)
     }
 
     /// The `Request-ID` header WeChat Pay assigns to each call.

@@ -99,7 +99,7 @@ impl Causes {
             }
         }
         if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            self.tls = Some(tls.to_string());
+            self.tls = Some(describe_tls(tls));
         }
         if let Some(client) = err.downcast_ref::<hyper_util::client::legacy::Error>() {
             self.connect |= client.is_connect();
@@ -110,6 +110,28 @@ impl Causes {
         // hyper-util names a failed lookup only in its text.
         self.dns |= err.to_string() == "dns error";
         self.innermost = err.to_string();
+    }
+}
+
+/// A TLS failure in plain words. The certificate alerts a server sends are about the
+/// certificate the client presented (problems with the server's own certificate are found by
+/// the client, and are not alerts): say so, since the fix is on the client's side.
+fn describe_tls(e: &rustls::Error) -> String {
+    use rustls::AlertDescription as A;
+    match e {
+        rustls::Error::AlertReceived(
+            alert @ (A::BadCertificate
+            | A::UnsupportedCertificate
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::CertificateUnknown
+            | A::UnknownCA
+            | A::CertificateRequired),
+        ) => format!(
+            "the server refused the client certificate (the merchant API certificate) \
+             (received fatal alert: {alert:?})"
+        ),
+        other => other.to_string(),
     }
 }
 

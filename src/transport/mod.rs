@@ -154,10 +154,14 @@ impl Transport {
                             "`merchant_cert`: the certificate and key cannot be used for TLS: {e}"
                         )))
                     })?;
-                Some(Self::pool(tls, &config)?)
+                // HTTP/1.1 only: under TLS 1.3 a server refuses a client certificate with an
+                // alert sent after the handshake, which an HTTP/2 connection's task swallows
+                // (the call sees only "channel closed"); over HTTP/1.1 the alert reaches the
+                // call, whose error can then say the certificate was refused.
+                Some(Self::pool(tls, &config, false)?)
             }
         };
-        let plain = Self::pool(tls.with_no_client_auth(), &config)?;
+        let plain = Self::pool(tls.with_no_client_auth(), &config, config.http2)?;
         Ok(Arc::new(Self {
             plain,
             mutual,
@@ -165,17 +169,13 @@ impl Transport {
         }))
     }
 
-    fn pool(tls: rustls::ClientConfig, config: &TransportConfig) -> Result<Pool> {
+    fn pool(tls: rustls::ClientConfig, config: &TransportConfig, http2: bool) -> Result<Pool> {
         let executor = runtime::Executor(runtime::handle()?);
         Ok(hyper_util::client::legacy::Client::builder(executor)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(config.pool_idle_timeout)
-            .build(connect::Connector::new(
-                tls,
-                config.http2,
-                config.connect_timeout,
-            )))
+            .build(connect::Connector::new(tls, http2, config.connect_timeout)))
     }
 
     pub(crate) fn config(&self) -> &TransportConfig {

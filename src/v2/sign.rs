@@ -31,3 +31,20 @@ pub fn verify(fields: &BTreeMap<String, String>, key: &ApiV2Key, algorithm: Hash
         None => false,
     }
 }
+
+/// The algorithm an answer's `sign` was made with, judged by its length as WeChat Pay's
+/// answers do not always say: 64 hex characters are HMAC-SHA256, anything else MD5.
+///
+/// # Examples
+/// ```
+/// use wechatpay::crypto::HashAlgorithm;
+/// assert_eq!(wechatpay::v2::algorithm_of(&"A".repeat(64)), HashAlgorithm::HmacSha256);
+/// assert_eq!(wechatpay::v2::algorithm_of(&"A".repeat(32)), HashAlgorithm::Md5);
+/// ```
+pub fn algorithm_of(sign: &str) -> HashAlgorithm {
+    if sign.trim().len() == 64 {
+        HashAlgorithm::HmacSha256
+    } else {
+        HashAlgorithm::Md5
+    }
+}

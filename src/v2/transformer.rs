@@ -2,8 +2,8 @@
 //!
 //! Parsing never loads anything: a `<!DOCTYPE` (and so any DTD, external entity or custom
 //! entity) is refused outright, and only the five predefined entities and character
-//! references are expanded. Input size is the only cost: there is no entity expansion to
-//! amplify it (the "billion laughs" attack).
+//! references are expanded, so nothing amplifies the input (the "billion laughs" attack).
+//! The input itself is capped at [`Transformer::MAX_INPUT_BYTES`] before parsing starts.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -54,6 +54,11 @@ enum State {
 }
 
 impl Transformer {
+    /// The largest document [`to_map`](Self::to_map) parses, 1 MiB. APIv2 answers and
+    /// notifications are a few KiB; anything near this is not one, and refusing it before
+    /// parsing keeps the work and memory a hostile body can cause bounded.
+    pub const MAX_INPUT_BYTES: usize = 1024 * 1024;
+
     /// Parses a flat APIv2 document into its fields.
     ///
     /// The root element may have any name (`<xml>` for messages, `<root>` for a decrypted
@@ -61,9 +66,10 @@ impl Transformer {
     /// and an empty element gives `""`. Attributes are ignored, as PHP's `Transformer` does.
     ///
     /// # Errors
-    /// [`XmlError`] for malformed XML, a `<!DOCTYPE` (DTDs are refused, so XXE and entity
-    /// expansion cannot happen), an unknown entity, nested elements, text directly inside
-    /// the root, a repeated field, or non-UTF-8 input.
+    /// [`XmlError`] for input over [`MAX_INPUT_BYTES`](Self::MAX_INPUT_BYTES), malformed XML,
+    /// a `<!DOCTYPE` (DTDs are refused, so XXE and entity expansion cannot happen), an
+    /// unknown entity, nested elements, text directly inside the root, a repeated field, or
+    /// non-UTF-8 input.
     ///
     /// # Examples
     /// ```
@@ -75,7 +81,15 @@ impl Transformer {
     /// # Ok::<(), wechatpay::v2::XmlError>(())
     /// ```
     pub fn to_map(xml: impl AsRef<[u8]>) -> Result<BTreeMap<String, String>, XmlError> {
-        let text = std::str::from_utf8(xml.as_ref())
+        let xml = xml.as_ref();
+        if xml.len() > Self::MAX_INPUT_BYTES {
+            return Err(XmlError::new(format!(
+                "the document is {} bytes, over the {} an APIv2 body may have",
+                xml.len(),
+                Self::MAX_INPUT_BYTES
+            )));
+        }
+        let text = std::str::from_utf8(xml)
             .map_err(|e| XmlError::new(format!("not UTF-8 (at byte {})", e.valid_up_to())))?;
         let mut reader = Reader::from_str(text);
         // Keep whitespace inside values exactly; `trim_text` also mangles text around
@@ -109,6 +123,15 @@ impl Transformer {
                 }
                 (State::InRoot, Event::End(_)) => State::AfterRoot,
                 (State::InField { name, mut value }, Event::Text(t)) => {
+                    // XML forbids a literal `]]>` in text. It appears when a writer did not
+                    // split a value's `]]>` across CDATA sections: `<![CDATA[a]]>b]]>` would
+                    // otherwise be read, silently, as `ab]]>`.
+                    if t.windows(3).any(|w| w == b"]]>") {
+                        return Err(XmlError::new(format!(
+                            "`]]>` in the text of `{name}` (outside CDATA) is not well-formed \
+                             XML; a CDATA section was probably not split around it"
+                        )));
+                    }
                     let piece = t
                         .xml10_content()
                         .map_err(|e| XmlError::new(format!("text: {e}")))?;
@@ -303,6 +326,50 @@ mod tests {
         ] {
             assert!(Transformer::to_map(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn input_over_the_cap_is_refused_before_parsing() {
+        let filler = "a".repeat(Transformer::MAX_INPUT_BYTES);
+        let big = format!("<xml><a>{filler}</a></xml>");
+        let e = Transformer::to_map(&big).unwrap_err();
+        assert!(e.to_string().contains("bytes, over the"), "{e}");
+        // Exactly at the cap is still parsed.
+        let at_cap = format!(
+            "<xml><a>{}</a></xml>",
+            "a".repeat(Transformer::MAX_INPUT_BYTES - "<xml><a></a></xml>".len())
+        );
+        assert_eq!(at_cap.len(), Transformer::MAX_INPUT_BYTES);
+        assert!(Transformer::to_map(&at_cap).is_ok());
+    }
+
+    #[test]
+    fn cdata_terminators_inside_values_survive_both_ways() {
+        for value in ["]]>", "a]]>b]]>c", "]]]]>", "x]]", "]>", "<![CDATA[y]]>"] {
+            let xml = Transformer::to_xml([("k", value)]);
+            // The written form never closes its CDATA early: every `]]>` is a section end.
+            assert_eq!(
+                Transformer::to_map(&xml).unwrap()["k"],
+                value,
+                "{value} as {xml}"
+            );
+            let from_json =
+                Transformer::to_xml_from_json(&serde_json::json!({ "k": value })).unwrap();
+            assert_eq!(from_json, xml);
+        }
+        // What WeChat Pay (or PHP's SimpleXML) writes for `a]]>b`: two adjacent sections.
+        let map = Transformer::to_map("<xml><k><![CDATA[a]]]]><![CDATA[>b]]></k></xml>").unwrap();
+        assert_eq!(map["k"], "a]]>b");
+        // A bare `]]>` in text is not well-formed XML; an unsplit CDATA section is refused
+        // rather than read as the wrong value.
+        assert!(Transformer::to_map("<xml><k>a]]>b</k></xml>").is_err());
+        let e = Transformer::to_map("<xml><k><![CDATA[a]]>b]]></k></xml>").unwrap_err();
+        assert!(e.to_string().contains("not split"), "{e}");
+        // An escaped `>` after `]]` is fine.
+        assert_eq!(
+            Transformer::to_map("<xml><k>a]]&gt;b</k></xml>").unwrap()["k"],
+            "a]]>b"
+        );
     }
 
     #[test]

@@ -57,6 +57,15 @@ pub(super) fn load_private(
     source: &str,
     passphrase: Option<&str>,
 ) -> Result<RsaPrivateKey, KeyError> {
+    RsaPrivateKey::from_der(load_private_der(source, passphrase)?)
+}
+
+/// The unencrypted DER of a private key from any source [`load_private`] takes, in the form
+/// it is in (checked to load as an RSA key).
+pub(super) fn load_private_der(
+    source: &str,
+    passphrase: Option<&str>,
+) -> Result<PrivateDer, KeyError> {
     match read_source(source)? {
         Material::Pem(blocks) => {
             let block = blocks
@@ -86,10 +95,10 @@ fn private_from_der(
     label: &str,
     der: &[u8],
     passphrase: Option<&str>,
-) -> Result<RsaPrivateKey, KeyError> {
+) -> Result<PrivateDer, KeyError> {
     match label {
-        "PRIVATE KEY" => pkcs8_key(der.to_vec()),
-        "RSA PRIVATE KEY" => pkcs1_key(der.to_vec()),
+        "PRIVATE KEY" => Ok(PrivateDer::Pkcs8(der.to_vec())),
+        "RSA PRIVATE KEY" => Ok(PrivateDer::Pkcs1(der.to_vec())),
         "ENCRYPTED PRIVATE KEY" => decrypt_pkcs8(der, passphrase),
         // DER read from a file: try each form in turn.
         "DER" => pkcs8_key(der.to_vec())
@@ -101,15 +110,19 @@ fn private_from_der(
     }
 }
 
-fn pkcs8_key(der: Vec<u8>) -> Result<RsaPrivateKey, KeyError> {
-    RsaPrivateKey::from_der(PrivateDer::Pkcs8(der))
+/// `der` when it loads as a PKCS#8 RSA key.
+fn pkcs8_key(der: Vec<u8>) -> Result<PrivateDer, KeyError> {
+    RsaPrivateKey::from_der(PrivateDer::Pkcs8(der.clone()))?;
+    Ok(PrivateDer::Pkcs8(der))
 }
 
-fn pkcs1_key(der: Vec<u8>) -> Result<RsaPrivateKey, KeyError> {
-    RsaPrivateKey::from_der(PrivateDer::Pkcs1(der))
+/// `der` when it loads as a PKCS#1 RSA key.
+fn pkcs1_key(der: Vec<u8>) -> Result<PrivateDer, KeyError> {
+    RsaPrivateKey::from_der(PrivateDer::Pkcs1(der.clone()))?;
+    Ok(PrivateDer::Pkcs1(der))
 }
 
-fn decrypt_pkcs8(der: &[u8], passphrase: Option<&str>) -> Result<RsaPrivateKey, KeyError> {
+fn decrypt_pkcs8(der: &[u8], passphrase: Option<&str>) -> Result<PrivateDer, KeyError> {
     let passphrase = passphrase.ok_or_else(|| {
         KeyError::Passphrase("the private key is encrypted; give its passphrase".into())
     })?;

@@ -105,6 +105,21 @@ impl Rsa {
         load::load_private(source, Some(passphrase))
     }
 
+    /// A private key from any accepted source, with its unencrypted DER for a TLS client
+    /// identity (the merchant API certificate's key in mutual TLS).
+    pub(crate) fn private_key_for_tls(
+        source: &str,
+        passphrase: Option<&str>,
+    ) -> Result<(RsaPrivateKey, rustls::pki_types::PrivateKeyDer<'static>), KeyError> {
+        use rustls::pki_types::{PrivatePkcs1KeyDer, PrivatePkcs8KeyDer};
+        let der = load::load_private_der(source, passphrase)?;
+        let tls = match &der {
+            PrivateDer::Pkcs8(bytes) => PrivatePkcs8KeyDer::from(bytes.clone()).into(),
+            PrivateDer::Pkcs1(bytes) => PrivatePkcs1KeyDer::from(bytes.clone()).into(),
+        };
+        Ok((RsaPrivateKey::from_der(der)?, tls))
+    }
+
     /// Loads a public key, or the public key inside an X.509 certificate.
     ///
     /// # Errors
