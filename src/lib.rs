@@ -113,6 +113,7 @@ pub mod v2;
 
 pub use client::{segment_from_php, Builder, Chain, Client, ClientBuilder};
 pub use error::{Error, Result};
+pub use middleware::retry::RetryPolicy;
 pub use request::options::{IntoRequestOptions, RequestOptions};
 pub use request::response::Response;
 pub use request::CallInfo;

@@ -11,6 +11,7 @@ use super::{Client, ClientInner};
 use crate::crypto::{ApiV3Key, Rsa, RsaPrivateKey, RsaPublicKey};
 use crate::error::{ConfigError, Error, KeyError, Result};
 use crate::middleware::refetch::Refetch;
+use crate::middleware::retry::{RetryLayer, RetryPolicy};
 use crate::middleware::{SignerLayer, Stack, VerifierLayer};
 use crate::request::{self, BaseUri};
 use crate::transport::{Transport, TransportConfig};
@@ -61,6 +62,7 @@ pub struct ClientBuilder {
     problems: Vec<String>,
     apiv3_key: Option<std::result::Result<ApiV3Key, KeyError>>,
     refetch_certificates: bool,
+    retry: Option<RetryPolicy>,
     /// Whether problems name the builder's methods or wechatpay-php's configuration keys.
     naming: Naming,
 }
@@ -106,6 +108,7 @@ impl Default for ClientBuilder {
             problems: Vec::new(),
             apiv3_key: None,
             refetch_certificates: false,
+            retry: None,
             naming: Naming::Rust,
         }
     }
@@ -197,7 +200,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The base URI, `https://api.mch.weixin.qq.com/` by default.
+    /// The base URI, `https://api.mch.weixin.qq.com/` by default: `https://` or `http://`,
+    /// without credentials (`user:password@`), a query or a fragment.
     pub fn base_uri(mut self, uri: impl Into<String>) -> Self {
         self.base_uri = Some(uri.into());
         self
@@ -327,6 +331,33 @@ impl ClientBuilder {
         self
     }
 
+    /// Retries calls that fail in a way worth retrying, as `policy` says, through a `retry`
+    /// layer outermost in the stack (each attempt signed afresh and its answer verified).
+    /// Off by default. A call can opt out with `"retry": false`, and a POST that is safe to
+    /// repeat opts in with `"idempotent": true`; see [`RetryPolicy`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechatpay::RetryPolicy;
+    /// # let mock = wechatpay::mock::MockServer::start_blocking()?;
+    /// let wxpay = mock
+    ///     .client_builder()
+    ///     .retry(
+    ///         RetryPolicy::default()
+    ///             .max_attempts(2)
+    ///             .backoff(Duration::from_millis(50), Duration::from_millis(500))
+    ///             .failover("https://api2.mch.weixin.qq.com/"),
+    ///     )
+    ///     .build()?;
+    /// let r = wxpay.v3().certificates().get(())?;
+    /// assert_eq!(r.status(), 200);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
     pub(crate) fn problem(mut self, problem: String) -> Self {
         self.problems.push(problem);
         self
@@ -345,7 +376,8 @@ impl ClientBuilder {
     /// key, an empty `certs` (allowed with [`refetch_certificates`](Self::refetch_certificates)),
     /// a `certs` entry with the merchant's own serial, a bad base URI or header, an APIv3 key
     /// that is not 32 bytes, `refetch_certificates` without an APIv3 key, a zero time limit
-    /// or body cap, a middleware edit that names an unknown layer. Problems name the
+    /// or body cap, a [`retry`](Self::retry) policy that cannot work (no attempts, a failover
+    /// host that is not an http(s) origin), a middleware edit that names an unknown layer. Problems name the
     /// builder's methods (`private_key`), or wechatpay-php's keys (`privateKey`) for a
     /// builder from [`Builder::factory`](crate::Builder::factory). A shared
     /// [`PlatformKeys`] is changed only when the client is built.
@@ -479,6 +511,11 @@ impl ClientBuilder {
         if config.max_body_bytes == 0 {
             problems.push("`max_body_bytes` must be more than zero".into());
         }
+        let retry = self.retry.filter(|policy| {
+            let found = policy.problems();
+            problems.extend(found.iter().map(|p| format!("`retry`: {p}")));
+            found.is_empty()
+        });
 
         // Edits are tried on a stack of the default layers' names, so that a bad edit (an
         // unknown layer name, a duplicate) is reported with the rest.
@@ -497,7 +534,13 @@ impl ClientBuilder {
                 SignerLayer::new(mchid.clone(), serial.clone(), signer.clone(), keys.clone());
             let defaults = stack
                 .push("verifier", verifier)
-                .and_then(|s| s.push("signer", signer).map(|_| ()));
+                .and_then(|s| s.push("signer", signer).map(|_| ()))
+                .and_then(|()| match (retry, base.as_str().parse::<http::Uri>()) {
+                    (Some(policy), Ok(base)) => stack
+                        .unshift("retry", RetryLayer::new(policy, &base))
+                        .map(|_| ()),
+                    _ => Ok(()),
+                });
             if let Err(e) = defaults.and_then(|()| {
                 self.stack_edits
                     .into_iter()

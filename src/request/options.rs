@@ -23,6 +23,8 @@ pub(crate) const OPTION_KEYS: &[&str] = &[
     "response_timeout",
     "read_timeout",
     "http_errors",
+    "retry",
+    "idempotent",
 ];
 
 /// Guzzle options wechatpay-php users may pass that this crate does not implement; they are
@@ -75,6 +77,8 @@ pub struct RequestOptions {
     pub(crate) response_timeout: Option<Duration>,
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) http_errors: bool,
+    pub(crate) retry: Option<bool>,
+    pub(crate) idempotent: Option<bool>,
 }
 
 impl RequestOptions {
@@ -139,6 +143,8 @@ impl RequestOptions {
                         )))
                     }
                 },
+                "retry" => opts.retry = Some(boolean("retry", value)?),
+                "idempotent" => opts.idempotent = Some(boolean("idempotent", value)?),
                 k if UNSUPPORTED_KEYS.contains(&k) => {
                     return Err(invalid(format!("the `{k}` option is not supported")));
                 }
@@ -210,6 +216,23 @@ impl RequestOptions {
     /// of [`Error::Api`] (Guzzle's `http_errors`).
     pub fn http_errors(mut self, enabled: bool) -> Self {
         self.http_errors = enabled;
+        self
+    }
+
+    /// With `false`, this call is never retried, whatever the client's
+    /// [`RetryPolicy`](crate::RetryPolicy) says. A client without a policy never retries.
+    pub fn retry(mut self, enabled: bool) -> Self {
+        self.retry = Some(enabled);
+        self
+    }
+
+    /// Says whether sending this call twice has the effect of sending it once, which lets a
+    /// client's [`RetryPolicy`](crate::RetryPolicy) retry it after the server may have
+    /// received it. By default GET, HEAD, OPTIONS, PUT and DELETE are idempotent (RFC 9110
+    /// §9.2.2) and POST and PATCH are not; WeChat Pay's order creation is idempotent on its
+    /// `out_trade_no`, so such a POST can say `true`.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = Some(idempotent);
         self
     }
 
@@ -395,6 +418,16 @@ fn scalar_text(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
+    }
+}
+
+fn boolean(key: &str, v: Value) -> Result<bool> {
+    match v {
+        Value::Bool(b) => Ok(b),
+        other => Err(invalid(format!(
+            "`{key}` must be a boolean, not {}",
+            kind_of(&other)
+        ))),
     }
 }
 
