@@ -122,6 +122,8 @@ impl Causes {
                 std::io::ErrorKind::ConnectionReset
                 | std::io::ErrorKind::ConnectionAborted
                 | std::io::ErrorKind::BrokenPipe => self.reset = true,
+                // hyper's chunked decoder, and rustls for a close without close_notify.
+                std::io::ErrorKind::UnexpectedEof => self.incomplete = true,
                 _ => {}
             }
         }
