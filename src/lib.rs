@@ -140,6 +140,8 @@ mod doc_pages {
     struct GettingStarted;
     #[doc = include_str!("../docs/from-php.md")]
     struct FromPhp;
+    #[doc = include_str!("../docs/reliability.md")]
+    struct Reliability;
     #[doc = include_str!("../docs/endpoints/unbind-card-link.md")]
     struct UnbindCardLink;
     #[doc = include_str!("../docs/endpoints/busifavor-coupons-disassociate.md")]

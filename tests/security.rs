@@ -248,7 +248,7 @@ fn a_base_uri_with_credentials_or_another_scheme_is_refused_at_build_and_per_cal
 // -- answers: duplicated and oversized signature headers, redirects --------------------------
 
 /// A raw HTTP/1.1 server that answers every request with `head` (status line and headers,
-/// without the blank line) and `body`, and counts the requests it got.
+/// without the blank line) and `body`, one per connection, and counts the requests it got.
 fn raw_server(head: String, body: &'static [u8]) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/", listener.local_addr().unwrap());
@@ -269,8 +269,13 @@ fn raw_server(head: String, body: &'static [u8]) -> (String, Arc<AtomicUsize>) {
                     }
                 }
                 counted.fetch_add(1, Ordering::SeqCst);
-                let mut answer =
-                    format!("{head}\r\ncontent-length: {}\r\n\r\n", body.len()).into_bytes();
+                // One answer per connection, said so, so that no call reuses a connection
+                // this thread is about to close.
+                let mut answer = format!(
+                    "{head}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
                 answer.extend_from_slice(body);
                 let _ = stream.write_all(&answer);
                 let _ = stream.flush();

@@ -94,6 +94,8 @@ impl RetryLayer {
                 tracing::debug!(attempt, reason = %reason, "not retried: the retry budget is spent");
                 return outcome;
             }
+            // Let go of the failed answer (and any connection it holds) before waiting.
+            drop(outcome);
             attempt += 1;
             request = copy_of(&original);
             if let Some(origin) = self.origin_for(original.uri(), attempt) {
