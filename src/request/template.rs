@@ -169,12 +169,12 @@ pub(crate) fn encode_literal_query(out: &mut String, text: &str) {
 pub(crate) fn placeholders(template: &str) -> Vec<&str> {
     let mut names = Vec::new();
     let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else { break };
-        let expr = &after[..close];
+    while let Some((_, after)) = rest.split_once('{') {
+        let Some((expr, tail)) = after.split_once('}') else {
+            break;
+        };
         names.push(expr.strip_prefix('+').unwrap_or(expr));
-        rest = &after[close + 1..];
+        rest = tail;
     }
     names
 }
