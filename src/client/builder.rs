@@ -377,10 +377,10 @@ impl ClientBuilder {
     /// a `certs` entry with the merchant's own serial, a bad base URI or header, an APIv3 key
     /// that is not 32 bytes, `refetch_certificates` without an APIv3 key, a zero time limit
     /// or body cap, a [`retry`](Self::retry) policy that cannot work (no attempts, a failover
-    /// host that is not an http(s) origin), a middleware edit that names an unknown layer. Problems name the
-    /// builder's methods (`private_key`), or wechatpay-php's keys (`privateKey`) for a
-    /// builder from [`Builder::factory`](crate::Builder::factory). A shared
-    /// [`PlatformKeys`] is changed only when the client is built.
+    /// host that is not an http(s) origin), a middleware edit that names an unknown layer.
+    /// Problems name the builder's methods (`private_key`), or wechatpay-php's keys
+    /// (`privateKey`) for a builder from [`Builder::factory`](crate::Builder::factory). A
+    /// shared [`PlatformKeys`] is changed only when the client is built.
     pub fn build(self) -> Result<Client> {
         let naming = self.naming;
         let name = |method| naming.of(method);
