@@ -53,6 +53,21 @@ pub enum Error {
         /// The raw response body, as received.
         body: Bytes,
     },
+    /// The answer was a redirect (3xx). WeChat Pay never redirects an API call, so the call
+    /// reached something else (a proxy, a captive portal, a wrong `base_uri`); redirects are
+    /// never followed, since the signed request would go where the redirect says.
+    #[error(
+        "the server answered {} with a redirect{}; WeChat Pay never redirects an API call, so \
+         this answer is not WeChat Pay's (check `base_uri` and any proxy in between)",
+        status.as_u16(),
+        location.as_ref().map_or(String::new(), |l| format!(" to `{l}`"))
+    )]
+    Redirect {
+        /// The 3xx status.
+        status: StatusCode,
+        /// The answer's `Location` header, when it had one (at most 256 characters of it).
+        location: Option<String>,
+    },
     /// A 2xx response failed verification: it may be forged, replayed or misrouted.
     #[error("response verification failed: {0}")]
     Verify(VerifyError),
@@ -209,6 +224,10 @@ pub enum VerifyError {
     /// A required `Wechatpay-*` header is absent (or not valid text).
     #[error("missing header {0}")]
     MissingHeader(&'static str),
+    /// A `Wechatpay-*` header appears more than once. WeChat Pay sends each once; which copy
+    /// a check would read is a choice an attacker could exploit, so none is read.
+    #[error("header {0} appears more than once")]
+    DuplicateHeader(&'static str),
     /// `Wechatpay-Timestamp` is not a whole number of seconds.
     #[error("Wechatpay-Timestamp `{0}` is not a number")]
     BadTimestamp(String),
@@ -296,10 +315,10 @@ impl Error {
         matches!(self, Error::Verify(_))
     }
 
-    /// The HTTP status of an [`Error::Api`].
+    /// The HTTP status of an [`Error::Api`] or an [`Error::Redirect`].
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            Error::Api { status, .. } => Some(*status),
+            Error::Api { status, .. } | Error::Redirect { status, .. } => Some(*status),
             _ => None,
         }
     }

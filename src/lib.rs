@@ -113,6 +113,7 @@ pub mod v2;
 
 pub use client::{segment_from_php, Builder, Chain, Client, ClientBuilder};
 pub use error::{Error, Result};
+pub use middleware::retry::RetryPolicy;
 pub use request::options::{IntoRequestOptions, RequestOptions};
 pub use request::response::Response;
 pub use request::CallInfo;
@@ -141,6 +142,8 @@ mod doc_pages {
     struct FromPhp;
     #[doc = include_str!("../docs/apiv2.md")]
     struct ApiV2;
+    #[doc = include_str!("../docs/reliability.md")]
+    struct Reliability;
     #[doc = include_str!("../docs/endpoints/unbind-card-link.md")]
     struct UnbindCardLink;
     #[doc = include_str!("../docs/endpoints/busifavor-coupons-disassociate.md")]

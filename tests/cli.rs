@@ -4,6 +4,8 @@
 //!
 //! `cargo test --features cli --test cli`
 
+mod common;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -1351,16 +1353,7 @@ fn bad_input_gives_one_line_and_status_2_never_a_panic() {
 
 #[test]
 fn a_node_client_calls_wxpay_mock_with_the_credentials_it_wrote() {
-    let node_ok = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !node_ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "`node` is required on CI for the cross-language test"
-        );
-        eprintln!("skipped: `node` is not installed");
+    if !common::present_or_skip(common::node_available(), "`node` (the cross-language test)") {
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/client.js");

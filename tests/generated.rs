@@ -4,6 +4,7 @@
 //! `src/catalog/index.md` and `tests/catalog_chains.rs`; without it, a difference fails the test.
 
 mod codegen;
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -69,8 +70,16 @@ fn generated_files_are_up_to_date() {
 #[test]
 fn vendored_catalog_matches_the_shared_one() {
     let shared = Path::new(MANIFEST_DIR).join("../shared/catalog/endpoints.jsonl");
+    let what = format!("the shared catalog {}", shared.display());
     let Ok(shared_bytes) = std::fs::read(&shared) else {
-        eprintln!("skipped: {} is not there", shared.display());
+        // The shared catalog lives beside the repository, not in it. `.ci/run` says out loud
+        // when a clone has none beside it and sets this variable; anywhere else its absence
+        // fails on CI like a missing tool.
+        if std::env::var_os("WECHATPAY_NO_SHARED_CATALOG").is_some() {
+            eprintln!("skipped: {what} is not beside this checkout (declared by the environment)");
+            return;
+        }
+        common::present_or_skip(false, &what);
         return;
     };
     let vendored = std::fs::read(Path::new(MANIFEST_DIR).join("src/catalog/endpoints.jsonl"))

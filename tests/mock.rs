@@ -1114,12 +1114,7 @@ fn credentials_json_describes_the_files() {
 
 #[test]
 fn a_node_client_given_only_credentials_json_calls_the_simulator() {
-    let node_ok = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !node_ok {
-        eprintln!("skipped: `node` is not installed");
+    if !common::present_or_skip(common::node_available(), "`node` (the cross-language test)") {
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/client.js");

@@ -95,8 +95,8 @@ fn encoding_table() {
         ("{x}", "a-b.c_d~e", "/a-b.c_d~e"),
         ("{x}", "中文", "/%E4%B8%AD%E6%96%87"),
         ("{+x}", "中文", "/%E4%B8%AD%E6%96%87"),
-        ("{x}", "../x", "/..%2Fx"),
-        ("{+x}", "../x", "/%2E%2E/x"),
+        ("{x}", "..x", "/..x"),
+        ("{+x}", "x/..x", "/x/..x"),
         ("{x}", "a?b#c", "/a%3Fb%23c"),
         ("{+x}", "a?b#c", "/a%3Fb%23c"),
         ("{+x}", "100%", "/100%25"),
@@ -104,6 +104,25 @@ fn encoding_table() {
     ];
     for (template, value, expected) in table {
         assert_eq!(path(template, value), expected, "{template} <- {value:?}");
+    }
+    // A value that would be a dot segment, as sent or once decoded, is refused.
+    for (template, value) in [
+        ("{x}", "../x"),
+        ("{+x}", "../x"),
+        ("{x}", "."),
+        ("{+x}", "%2E%2e"),
+    ] {
+        let e = wxpay
+            .chain(template)
+            .build(Method::GET, json!({ "x": value }))
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                wechatpay::Error::Request(wechatpay::error::RequestError::InvalidVariable { .. })
+            ),
+            "{template} <- {value:?}: {e:?}"
+        );
     }
 }
 

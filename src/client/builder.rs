@@ -11,6 +11,7 @@ use super::{Client, ClientInner};
 use crate::crypto::{ApiV2Key, ApiV3Key, Rsa, RsaPrivateKey, RsaPublicKey};
 use crate::error::{ConfigError, Error, KeyError, Result};
 use crate::middleware::refetch::Refetch;
+use crate::middleware::retry::{RetryLayer, RetryPolicy};
 use crate::middleware::unconfigured::Unconfigured;
 use crate::middleware::{
     SignerLayer, Stack, TransformRequestLayer, TransformResponseLayer, VerifierLayer,
@@ -64,6 +65,7 @@ pub struct ClientBuilder {
     problems: Vec<String>,
     apiv3_key: Option<std::result::Result<ApiV3Key, KeyError>>,
     refetch_certificates: bool,
+    retry: Option<RetryPolicy>,
     /// Whether problems name the builder's methods or wechatpay-php's configuration keys.
     naming: Naming,
     /// The APIv2 key.
@@ -115,6 +117,7 @@ impl Default for ClientBuilder {
             problems: Vec::new(),
             apiv3_key: None,
             refetch_certificates: false,
+            retry: None,
             naming: Naming::Rust,
             secret: None,
             merchant_cert: None,
@@ -214,7 +217,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The base URI, `https://api.mch.weixin.qq.com/` by default.
+    /// The base URI, `https://api.mch.weixin.qq.com/` by default: `https://` or `http://`,
+    /// without credentials (`user:password@`), a query or a fragment.
     pub fn base_uri(mut self, uri: impl Into<String>) -> Self {
         self.base_uri = Some(uri.into());
         self
@@ -413,6 +417,33 @@ impl ClientBuilder {
         self
     }
 
+    /// Retries calls that fail in a way worth retrying, as `policy` says, through a `retry`
+    /// layer outermost in the stack (each attempt signed afresh and its answer verified).
+    /// Off by default. A call can opt out with `"retry": false`, and a POST that is safe to
+    /// repeat opts in with `"idempotent": true`; see [`RetryPolicy`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechatpay::RetryPolicy;
+    /// # let mock = wechatpay::mock::MockServer::start_blocking()?;
+    /// let wxpay = mock
+    ///     .client_builder()
+    ///     .retry(
+    ///         RetryPolicy::default()
+    ///             .max_attempts(2)
+    ///             .backoff(Duration::from_millis(50), Duration::from_millis(500))
+    ///             .failover("https://api2.mch.weixin.qq.com/"),
+    ///     )
+    ///     .build()?;
+    /// let r = wxpay.v3().certificates().get(())?;
+    /// assert_eq!(r.status(), 200);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
     pub(crate) fn problem(mut self, problem: String) -> Self {
         self.problems.push(problem);
         self
@@ -431,10 +462,11 @@ impl ClientBuilder {
     /// key, an empty `certs` (allowed with [`refetch_certificates`](Self::refetch_certificates)),
     /// a `certs` entry with the merchant's own serial, a bad base URI or header, an APIv3 key
     /// that is not 32 bytes, `refetch_certificates` without an APIv3 key, a zero time limit
-    /// or body cap, a middleware edit that names an unknown layer. Problems name the
-    /// builder's methods (`private_key`), or wechatpay-php's keys (`privateKey`) for a
-    /// builder from [`Builder::factory`](crate::Builder::factory). A shared
-    /// [`PlatformKeys`] is changed only when the client is built.
+    /// or body cap, a [`retry`](Self::retry) policy that cannot work (no attempts, a failover
+    /// host that is not an http(s) origin), a middleware edit that names an unknown layer.
+    /// Problems name the builder's methods (`private_key`), or wechatpay-php's keys
+    /// (`privateKey`) for a builder from [`Builder::factory`](crate::Builder::factory). A
+    /// shared [`PlatformKeys`] is changed only when the client is built.
     pub fn build(self) -> Result<Client> {
         let naming = self.naming;
         let name = |method| naming.of(method);
@@ -613,6 +645,11 @@ impl ClientBuilder {
         if config.max_body_bytes == 0 {
             problems.push("`max_body_bytes` must be more than zero".into());
         }
+        let retry = self.retry.filter(|policy| {
+            let found = policy.problems();
+            problems.extend(found.iter().map(|p| format!("`retry`: {p}")));
+            found.is_empty()
+        });
 
         // Edits are tried on a stack of the default layers' names, so that a bad edit (an
         // unknown layer name, a duplicate) is reported with the rest.
@@ -638,6 +675,12 @@ impl ClientBuilder {
                     stack
                         .push("verifier", verifier)
                         .and_then(|s| s.push("signer", signer).map(|_| ()))
+                        .and_then(|()| match (retry, base.as_str().parse::<http::Uri>()) {
+                            (Some(policy), Ok(base)) => stack
+                                .unshift("retry", RetryLayer::new(policy, &base))
+                                .map(|_| ()),
+                            _ => Ok(()),
+                        })
                 }
                 // Without an APIv2 key the client is not built at all; with one, the
                 // stand-ins keep the layer names and fail APIv3 calls with what they need.

@@ -24,6 +24,7 @@ pub use php_names::segment_from_php;
 
 use crate::crypto::{ApiV3Key, RsaPrivateKey};
 use crate::error::{ConfigError, Error, Result, TimeoutStage};
+use crate::middleware::retry::Deadline;
 use crate::middleware::{Next, Stack};
 use crate::request::options::RequestOptions;
 use crate::request::response::Response;
@@ -195,7 +196,7 @@ impl Client {
 
     /// Runs the stack the call's protocol selects (APIv2 for `v2/` paths, APIv3 otherwise)
     /// and turns a non-2xx answer into [`Error::Api`].
-    pub(crate) async fn execute(self, request: HttpRequest) -> Result<Response> {
+    pub(crate) async fn execute(self, mut request: HttpRequest) -> Result<Response> {
         let v2 = is_v2(&request);
         let info = request.extensions().get::<CallInfo>();
         let http_errors = info.is_none_or(|i| i.http_errors);
@@ -212,6 +213,9 @@ impl Client {
             elapsed_us = tracing::field::Empty,
         );
         let started = std::time::Instant::now();
+        if let Some(deadline) = tokio::time::Instant::now().checked_add(total) {
+            request.extensions_mut().insert(Deadline(deadline));
+        }
         let inner = &self.inner;
         // The total limit covers the whole stack: every attempt a retry layer makes, and the
         // certificate download the verifier may make.
@@ -237,6 +241,9 @@ impl Client {
             span.record("request_id", id);
         }
         tracing::debug!(parent: &span, "call finished");
+        if response.status().is_redirection() {
+            return Err(redirect_error(&response));
+        }
         if http_errors && !response.status().is_success() {
             return Err(api_error(response));
         }
@@ -249,6 +256,22 @@ fn is_v2(request: &HttpRequest) -> bool {
         .extensions()
         .get::<CallInfo>()
         .is_some_and(|i| crate::v2::is_v2_path(&i.template))
+}
+
+/// A 3xx answer as an error naming where it pointed. hyper-util's client follows no
+/// redirect, and neither does this crate: the signed request would go wherever `Location`
+/// says.
+fn redirect_error(response: &http::Response<Bytes>) -> Error {
+    let location = response.headers().get(http::header::LOCATION).map(|v| {
+        String::from_utf8_lossy(v.as_bytes())
+            .chars()
+            .take(256)
+            .collect()
+    });
+    Error::Redirect {
+        status: response.status(),
+        location,
+    }
 }
 
 /// WeChat Pay's error body: `{"code": "PARAM_ERROR", "message": "..."}`, or for APIv2,

@@ -1,9 +1,10 @@
 //! The middleware stack: named layers around the transport, like wechatpay-php's Guzzle
 //! `HandlerStack`, which a user can remove, replace or add to.
 //!
-//! The default APIv3 stack is, outermost first, `verifier` then `signer`; APIv2 calls (paths
-//! starting with `v2/`) go through a stack of their own, `transform_response` then
-//! `transform_request`, and never through the APIv3 one. A layer sees the
+//! The default APIv3 stack is, outermost first, `verifier` then `signer`, with `retry` outside
+//! them when the client has a [`RetryPolicy`](crate::RetryPolicy); APIv2 calls (paths starting
+//! with `v2/`) go through a stack of their own, `transform_response` then `transform_request`,
+//! and never through the APIv3 one. A layer sees the
 //! assembled `http::Request<Bytes>` and may change it, call [`Next::run`] zero or more times
 //! (a retry layer placed outside `signer` gets a fresh signature on every attempt), and
 //! inspect or change the `http::Response<Bytes>` that comes back.
@@ -25,6 +26,7 @@
 //! ```
 
 pub(crate) mod refetch;
+pub(crate) mod retry;
 mod signer;
 mod stack;
 mod transform_request;

@@ -27,6 +27,14 @@ impl BaseUri {
         let uri: http::Uri = text
             .parse()
             .map_err(|e| RequestError::InvalidUri(format!("`{text}`: {e}")))?;
+        // Checked first, so that no message below repeats the credentials.
+        if has_userinfo(&uri) {
+            return Err(RequestError::InvalidUri(
+                "a base uri must not carry credentials (`user:password@`): WeChat Pay \
+                 authenticates by signature, and a URL's credentials end up in logs"
+                    .into(),
+            ));
+        }
         match uri.scheme_str() {
             Some("http" | "https") => {}
             _ => {
@@ -53,6 +61,11 @@ impl BaseUri {
     }
 }
 
+/// Whether the authority holds `user[:password]@`.
+fn has_userinfo(uri: &http::Uri) -> bool {
+    uri.authority().is_some_and(|a| a.as_str().contains('@'))
+}
+
 /// Facts about the call that travel with the request through the middleware stack, in its
 /// extensions. Layers read them; the crate sets them.
 #[derive(Debug, Clone)]
@@ -70,6 +83,12 @@ pub struct CallInfo {
     pub read_timeout: Option<Duration>,
     /// False when non-2xx answers should be returned rather than raised.
     pub http_errors: bool,
+    /// False when the call asked not to be retried (`"retry": false`).
+    pub retry: bool,
+    /// Whether the call may safely be sent more than once: `Some(true)` for a call marked
+    /// `"idempotent": true` (a POST that creates an order is idempotent on its
+    /// `out_trade_no`), `None` to go by the method.
+    pub idempotent: Option<bool>,
 }
 
 impl CallInfo {
@@ -81,6 +100,8 @@ impl CallInfo {
             response_timeout: None,
             read_timeout: None,
             http_errors: true,
+            retry: true,
+            idempotent: None,
         }
     }
 }
@@ -185,6 +206,8 @@ pub(crate) fn assemble(
         response_timeout: opts.response_timeout,
         read_timeout: opts.read_timeout,
         http_errors: opts.http_errors,
+        retry: opts.retry.unwrap_or(true),
+        idempotent: opts.idempotent,
     });
     if let Some(fields) = fields {
         request.extensions_mut().insert(fields);
@@ -269,6 +292,11 @@ fn follow(url: &str, base: &BaseUri, opts: &RequestOptions) -> Result<http::Uri,
     let parsed: http::Uri = url
         .parse()
         .map_err(|e| RequestError::InvalidUri(format!("`{url}`: {e}")))?;
+    if has_userinfo(&parsed) {
+        return Err(RequestError::InvalidUri(
+            "a URL must not carry credentials (`user:password@`)".into(),
+        ));
+    }
     let base: http::Uri = base
         .as_str()
         .parse()

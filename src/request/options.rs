@@ -26,6 +26,8 @@ pub(crate) const OPTION_KEYS: &[&str] = &[
     "xml",
     "nonceless",
     "security",
+    "retry",
+    "idempotent",
 ];
 
 /// Guzzle options wechatpay-php users may pass that this crate does not implement; they are
@@ -81,6 +83,8 @@ pub struct RequestOptions {
     pub(crate) nonceless: bool,
     /// Send over mutual TLS with the merchant certificate (APIv2's `security`).
     pub(crate) security: bool,
+    pub(crate) retry: Option<bool>,
+    pub(crate) idempotent: Option<bool>,
 }
 
 impl RequestOptions {
@@ -161,6 +165,8 @@ impl RequestOptions {
                         )))
                     }
                 },
+                "retry" => opts.retry = Some(boolean("retry", value)?),
+                "idempotent" => opts.idempotent = Some(boolean("idempotent", value)?),
                 k if UNSUPPORTED_KEYS.contains(&k) => {
                     return Err(invalid(format!("the `{k}` option is not supported")));
                 }
@@ -257,6 +263,23 @@ impl RequestOptions {
     /// kept apart from every other call's.
     pub fn security(mut self, security: bool) -> Self {
         self.security = security;
+        self
+    }
+
+    /// With `false`, this call is never retried, whatever the client's
+    /// [`RetryPolicy`](crate::RetryPolicy) says. A client without a policy never retries.
+    pub fn retry(mut self, enabled: bool) -> Self {
+        self.retry = Some(enabled);
+        self
+    }
+
+    /// Says whether sending this call twice has the effect of sending it once, which lets a
+    /// client's [`RetryPolicy`](crate::RetryPolicy) retry it after the server may have
+    /// received it. By default GET, HEAD, OPTIONS, PUT and DELETE are idempotent (RFC 9110
+    /// §9.2.2) and POST and PATCH are not; WeChat Pay's order creation is idempotent on its
+    /// `out_trade_no`, so such a POST can say `true`.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = Some(idempotent);
         self
     }
 
@@ -456,6 +479,16 @@ fn scalar_text(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
+    }
+}
+
+fn boolean(key: &str, v: Value) -> Result<bool> {
+    match v {
+        Value::Bool(b) => Ok(b),
+        other => Err(invalid(format!(
+            "`{key}` must be a boolean, not {}",
+            kind_of(&other)
+        ))),
     }
 }
 

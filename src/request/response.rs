@@ -50,10 +50,20 @@ impl Response {
     /// The body parsed as JSON into `T` (use `serde_json::Value` for any shape).
     ///
     /// # Errors
-    /// [`Error::Decode`] naming the position of the problem.
+    /// [`Error::Decode`] naming the position of the problem, and the answer's
+    /// `Content-Type` when that is not JSON (a gateway's `text/html` page, say).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| Error::Decode(format!("body is not the expected JSON: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let content_type = self
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .filter(|t| !t.to_ascii_lowercase().contains("json"));
+            match content_type {
+                Some(t) => Error::Decode(format!("body is `{t}`, not the expected JSON: {e}")),
+                None => Error::Decode(format!("body is not the expected JSON: {e}")),
+            }
+        })
     }
 
     /// The fields of an APIv2 answer (`<xml><return_code>..</return_code>..</xml>`), parsed

@@ -2,9 +2,14 @@
 //!
 //! A value can never change the shape of the path: in `{name}` every character outside
 //! RFC 3986's unreserved set is percent-encoded (so `/`, `?`, `#` and `%` stay inside the
-//! segment), and in both forms a segment that would be `.` or `..` has its dots encoded.
-//! `{+name}` keeps `/`, the other reserved characters and existing `%XX` triplets, as
+//! segment). `{+name}` keeps `/`, the other reserved characters and existing `%XX` triplets, as
 //! RFC 6570 §3.2.3 says, except `?` and `#`, which would move the end of the path.
+//!
+//! In both forms a value that would put a `.` or `..` segment into the path, as sent or once
+//! decoded, is refused. Encoding the dots is no defence: RFC 3986 (§2.3, §6.2.2.2) makes
+//! `%2E` the same as `.`, so a hop that normalises the path (WHATWG URL parsers, nginx,
+//! okhttp) resolves `%2E%2E` as `..` and routes a call signed for `a/%2E%2E/b` to `b`; and one
+//! that decodes `%2F` turns `{name}`'s `..%2Fb` into `../b`.
 
 use std::fmt::Write as _;
 
@@ -52,21 +57,13 @@ fn encode_into(out: &mut String, text: &str, keep: fn(u8) -> bool, keep_triplets
     }
 }
 
-/// Rewrites any `.` or `..` segment of an expanded value as `%2E` / `%2E%2E`, so that a value
-/// cannot climb out of its place in the path.
-fn neutralise_dot_segments(expanded: String) -> String {
-    if !expanded.split('/').any(|s| s == "." || s == "..") {
-        return expanded;
-    }
-    expanded
-        .split('/')
-        .map(|s| match s {
-            "." => "%2E",
-            ".." => "%2E%2E",
-            other => other,
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+/// Whether an expanded value holds a `.` or `..` segment, as written or once its `%XX`
+/// triplets are decoded (any case: `%2e` is `%2E`), as a normalising hop would read it.
+fn has_dot_segment(expanded: &str) -> bool {
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(expanded).collect();
+    [expanded.as_bytes(), &decoded]
+        .iter()
+        .any(|path| path.split(|&b| b == b'/').any(|s| s == b"." || s == b".."))
 }
 
 /// The text of a path variable, or why it cannot be used.
@@ -95,7 +92,8 @@ fn variable_text<'v>(
 ///
 /// # Errors
 /// [`RequestError::MissingVariable`] for a placeholder without a value,
-/// [`RequestError::InvalidVariable`] for an empty or structured value, and
+/// [`RequestError::InvalidVariable`] for an empty or structured value or one that makes a dot
+/// segment, and
 /// [`RequestError::InvalidTemplate`] for an unclosed brace or an unsupported operator.
 pub(crate) fn expand_path(
     template: &str,
@@ -135,7 +133,17 @@ pub(crate) fn expand_path(
         } else {
             encode_into(&mut expanded, &value, is_unreserved, false);
         }
-        out.push_str(&neutralise_dot_segments(expanded));
+        if has_dot_segment(&expanded) {
+            return Err(RequestError::InvalidVariable {
+                name: name.to_string(),
+                reason: format!(
+                    "{:?} would be a `.` or `..` path segment (directly or as `%2E`), which a \
+                     server may resolve to another path than the one signed",
+                    value.chars().take(64).collect::<String>()
+                ),
+            });
+        }
+        out.push_str(&expanded);
         rest = &after[close + 1..];
     }
     if rest.contains('}') {
@@ -161,12 +169,12 @@ pub(crate) fn encode_literal_query(out: &mut String, text: &str) {
 pub(crate) fn placeholders(template: &str) -> Vec<&str> {
     let mut names = Vec::new();
     let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else { break };
-        let expr = &after[..close];
+    while let Some((_, after)) = rest.split_once('{') {
+        let Some((expr, tail)) = after.split_once('}') else {
+            break;
+        };
         names.push(expr.strip_prefix('+').unwrap_or(expr));
-        rest = &after[close + 1..];
+        rest = tail;
     }
     names
 }
@@ -195,16 +203,58 @@ mod tests {
     }
 
     #[test]
-    fn dot_segments_and_delimiters_cannot_escape() {
-        assert_eq!(expand("a/{x}", json!({"x": ".."})).unwrap(), "a/%2E%2E");
-        assert_eq!(
-            expand("a/{+x}", json!({"x": "../../b"})).unwrap(),
-            "a/%2E%2E/%2E%2E/b"
-        );
+    fn delimiters_cannot_escape() {
         assert_eq!(
             expand("a/{+x}", json!({"x": "b?c#d"})).unwrap(),
             "a/b%3Fc%23d"
         );
+        assert_eq!(expand("a/{x}", json!({"x": "b/c"})).unwrap(), "a/b%2Fc");
+    }
+
+    fn refused_as_dot_segment(template: &str, value: &str) -> bool {
+        matches!(
+            expand(template, json!({ "x": value })),
+            Err(RequestError::InvalidVariable { name, reason })
+                if name == "x" && reason.contains("`.` or `..` path segment")
+        )
+    }
+
+    /// RFC 3986 §6.2.2.2 makes `%2E` equal to `.`: every spelling of a dot segment is
+    /// refused, in both forms, as is one that a hop decoding `%2F` would see.
+    #[test]
+    fn dot_segments_are_refused_in_every_spelling() {
+        for value in [
+            ".",
+            "..",
+            "%2e",
+            "%2E",
+            "%2e%2E",
+            ".%2e",
+            "%2E.",
+            "../b",
+            "a/..",
+            "a/./b",
+            "a/%2e%2e/b",
+            "..%2Fb",
+            "..%2fb",
+        ] {
+            assert!(refused_as_dot_segment("a/{+x}", value), "{{+x}} <- {value}");
+        }
+        for value in [".", "..", "../b", "a/..", "./"] {
+            assert!(refused_as_dot_segment("a/{x}", value), "{{x}} <- {value}");
+        }
+        // Dots inside a segment are ordinary text, and `{x}` encodes a `%` it is given, so
+        // its `%2E` is text too.
+        for (template, value, expected) in [
+            ("a/{x}", "...", "a/..."),
+            ("a/{x}", "v1.2", "a/v1.2"),
+            ("a/{+x}", ".a/b.", "a/.a/b."),
+            ("a/{+x}", "%2E%2E%2E", "a/%2E%2E%2E"),
+            ("a/{x}", "%2E%2E", "a/%252E%252E"),
+            ("a.{x}", "b", "a.b"),
+        ] {
+            assert_eq!(expand(template, json!({ "x": value })).unwrap(), expected);
+        }
     }
 
     #[test]
@@ -229,6 +279,74 @@ mod tests {
             expand("a/{#x}", json!({})),
             Err(RequestError::InvalidTemplate(_))
         ));
+    }
+
+    #[test]
+    fn reserved_expansion_keeps_only_whole_triplets_wherever_they_are() {
+        for (value, expected) in [
+            // A triplet at the very start, in the middle and at the end of a value.
+            ("%2Fa", "a/%2Fa"),
+            ("a%2Fb", "a/a%2Fb"),
+            ("ab%2F", "a/ab%2F"),
+            // Text right after a kept triplet is encoded on its own terms.
+            ("%41bc", "a/%41bc"),
+            ("%41 c", "a/%41%20c"),
+            ("%41%42", "a/%41%42"),
+            // Not triplets: a non-hex digit in either place, or too short.
+            ("%G1", "a/%25G1"),
+            ("%1G", "a/%251G"),
+            ("x%4", "a/x%254"),
+            ("%", "a/%25"),
+        ] {
+            assert_eq!(
+                expand("a/{+x}", json!({ "x": value })).unwrap(),
+                expected,
+                "{value}"
+            );
+        }
+        // Simple expansion keeps no triplet at all.
+        assert_eq!(expand("a/{x}", json!({"x": "%2Fa"})).unwrap(), "a/%252Fa");
+    }
+
+    #[test]
+    fn literal_template_text_is_kept_or_encoded_with_its_triplets() {
+        assert_eq!(
+            expand("v3/a b/%41c/{x}", json!({"x": 1})).unwrap(),
+            "v3/a%20b/%41c/1"
+        );
+        assert_eq!(expand("v3/%G1", json!({})).unwrap(), "v3/%25G1");
+    }
+
+    #[test]
+    fn a_literal_query_keeps_query_characters_and_encodes_the_rest() {
+        let literal = |text: &str| {
+            let mut out = String::new();
+            encode_literal_query(&mut out, text);
+            out
+        };
+        assert_eq!(literal("a=1&b=2"), "a=1&b=2");
+        assert_eq!(literal("a=b?c"), "a=b?c");
+        assert_eq!(literal("q=a b#c"), "q=a%20b%23c");
+        assert_eq!(literal("t=%2F%G1"), "t=%2F%25G1");
+        assert_eq!(literal("n=中"), "n=%E4%B8%AD");
+        let component = |text: &str| {
+            let mut out = String::new();
+            encode_query_component(&mut out, text);
+            out
+        };
+        assert_eq!(component("a b&c=d?%2F"), "a%20b%26c%3Dd%3F%252F");
+    }
+
+    #[test]
+    fn placeholders_lists_every_name_in_order_without_the_plus() {
+        assert_eq!(
+            placeholders("v3/{a}/b/{+c_d}/{e.f}?q={g}"),
+            ["a", "c_d", "e.f", "g"]
+        );
+        assert!(placeholders("v3/pay/transactions").is_empty());
+        // An unclosed brace ends the list; expansion reports it.
+        assert_eq!(placeholders("v3/{a}/{b"), ["a"]);
+        assert_eq!(placeholders("{a}{b}"), ["a", "b"]);
     }
 
     #[test]

@@ -4,29 +4,56 @@
 //! ("connection refused", "dns error", a TLS certificate problem) sits several sources down.
 //! [`classify`] walks that chain once and states it in the error's `Display`, keeping the
 //! original error as its `source()`.
+//!
+//! Each failure also records how far the exchange had got ([`FailedAt`]), read from the
+//! error's type and where it was raised, never from its text: a retry needs to know whether
+//! the request can have reached the server.
 
 use std::fmt;
 
 use crate::error::{Error, TimeoutStage};
 
+/// How far an exchange had got when it failed. A request that never left can be sent again
+/// whatever it does; one the server may have received only if it is idempotent; and once an
+/// answer has begun, the server has answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailedAt {
+    /// Opening the connection (DNS, TCP or TLS): nothing of the request was sent.
+    Connect,
+    /// The request may have been sent, and the answer's headers had not arrived: a reset or
+    /// close before them, or the response limit.
+    BeforeAnswer,
+    /// The answer's headers had arrived (the body broke, stalled or was too large), or the
+    /// point of failure is not known.
+    DuringAnswer,
+}
+
 /// A failed exchange with a host, described for a reader.
 #[derive(Debug)]
 pub(crate) struct TransportError {
     what: String,
+    at: FailedAt,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl TransportError {
+    /// A failure after the answer's headers arrived (the body cap, for one).
     pub(crate) fn new(what: impl Into<String>) -> Self {
         Self {
             what: what.into(),
+            at: FailedAt::DuringAnswer,
             source: None,
         }
     }
 
-    fn caused_by(what: String, source: Box<dyn std::error::Error + Send + Sync>) -> Self {
+    fn caused_by(
+        what: String,
+        at: FailedAt,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    ) -> Self {
         Self {
             what,
+            at,
             source: Some(source),
         }
     }
@@ -95,6 +122,8 @@ impl Causes {
                 std::io::ErrorKind::ConnectionReset
                 | std::io::ErrorKind::ConnectionAborted
                 | std::io::ErrorKind::BrokenPipe => self.reset = true,
+                // hyper's chunked decoder, and rustls for a close without close_notify.
+                std::io::ErrorKind::UnexpectedEof => self.incomplete = true,
                 _ => {}
             }
         }
@@ -138,15 +167,40 @@ fn describe_tls(e: &rustls::Error) -> String {
 /// Turns a failed exchange with `host` into the crate's error: a connect that timed out is
 /// [`Error::Timeout`]`(`[`TimeoutStage::Connect`]`)`, anything else [`Error::Transport`]
 /// whose text says what happened in plain words.
+///
+/// A failure that is not a connect failure counts as [`FailedAt::DuringAnswer`]; the sending
+/// of a request uses [`classify_unanswered`], which knows no answer had arrived.
 pub(crate) fn classify(
     host: &str,
     e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
 ) -> Error {
-    let e = e.into();
+    classify_at(host, e.into(), FailedAt::DuringAnswer)
+}
+
+/// [`classify`] for a failure while waiting for an answer's headers: what is not a connect
+/// failure is [`FailedAt::BeforeAnswer`].
+pub(crate) fn classify_unanswered(
+    host: &str,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> Error {
+    classify_at(host, e.into(), FailedAt::BeforeAnswer)
+}
+
+fn classify_at(
+    host: &str,
+    e: Box<dyn std::error::Error + Send + Sync>,
+    otherwise: FailedAt,
+) -> Error {
     let causes = read_causes(e.as_ref());
     if causes.connect && causes.timed_out {
         return Error::Timeout(TimeoutStage::Connect);
     }
+    // hyper-util marks every failure of its connector, and only those, as a connect error.
+    let at = if causes.connect {
+        FailedAt::Connect
+    } else {
+        otherwise
+    };
     let what = if causes.dns {
         format!("cannot resolve {host}: {}", causes.innermost)
     } else if causes.refused {
@@ -162,7 +216,17 @@ pub(crate) fn classify(
     } else {
         format!("exchange with {host} failed: {}", causes.innermost)
     };
-    TransportError::caused_by(what, e).into()
+    TransportError::caused_by(what, at, e).into()
+}
+
+/// How far the exchange of a failed call had got, when the failure came from the exchange.
+pub(crate) fn failed_at(e: &Error) -> Option<FailedAt> {
+    match e {
+        Error::Timeout(TimeoutStage::Connect) => Some(FailedAt::Connect),
+        Error::Timeout(TimeoutStage::Response) => Some(FailedAt::BeforeAnswer),
+        Error::Transport(inner) => inner.downcast_ref::<TransportError>().map(|t| t.at),
+        _ => None,
+    }
 }
 
 /// The `host[:port]` of a request, for messages.

@@ -30,7 +30,8 @@ use hyper_util::rt::TokioTimer;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 pub(crate) use body::{BodyStream, StreamResponse, StreamedBody};
-pub(crate) use error::{classify, host_of};
+use error::classify_unanswered;
+pub(crate) use error::{failed_at, host_of, FailedAt};
 
 use crate::error::{ConfigError, Error, KeyError, Result, TimeoutStage};
 use crate::request::CallInfo;
@@ -225,7 +226,7 @@ impl Transport {
                 }
             }
         }
-        .map_err(|e| classify(&host, e))?;
+        .map_err(|e| classify_unanswered(&host, e))?;
         let (parts, body) = response.into_parts();
         let body = BodyStream::new(body, read_timeout, host);
         if stream {

@@ -19,9 +19,15 @@ pub const SERIAL: &str = "Wechatpay-Serial";
 /// The signature header.
 pub const SIGNATURE: &str = "Wechatpay-Signature";
 
+/// The one value of a `Wechatpay-*` header. A header sent twice is refused rather than read
+/// first-wins: a hop that appends a header would otherwise decide which copy is checked.
 fn header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, VerifyError> {
-    headers
-        .get(name)
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(VerifyError::DuplicateHeader(name));
+    }
+    first
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
@@ -31,8 +37,8 @@ fn header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, Ver
 /// Checks a signed response or notification.
 ///
 /// The checks run in WeChat Pay's order and the first failure is returned: the four
-/// `Wechatpay-*` headers present, the timestamp within `max_skew_seconds` of `now`, the serial
-/// trusted, then the signature over `TIMESTAMP\nNONCE\nBODY\n`.
+/// `Wechatpay-*` headers present, once each, the timestamp within `max_skew_seconds` of `now`,
+/// the serial trusted, then the signature over `TIMESTAMP\nNONCE\nBODY\n`.
 ///
 /// # Errors
 /// The [`VerifyError`] naming the check that failed.

@@ -4,7 +4,6 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
@@ -138,6 +137,9 @@ pub enum Fault {
     Delay(Duration),
     /// Answer with `Connection: close`, and close the connection after the answer.
     Close,
+    /// Answer nothing: end the exchange before any header (HTTP/1.1 closes the connection,
+    /// HTTP/2 resets the stream).
+    Reset,
 }
 
 /// What the server saw of one request.
@@ -153,6 +155,8 @@ pub struct Seen {
     /// The exact message the server checked the signature against.
     pub message: Vec<u8>,
     pub remote: SocketAddr,
+    /// When the request had arrived whole.
+    pub at: std::time::Instant,
 }
 
 struct State {
@@ -282,6 +286,11 @@ impl TestServer {
         self.state.faults.lock().unwrap().push_back(fault);
     }
 
+    /// Drops the faults queued and not yet used.
+    pub fn clear_faults(&self) {
+        self.state.faults.lock().unwrap().clear();
+    }
+
     pub fn seen(&self) -> Vec<Seen> {
         self.state.seen.lock().unwrap().clone()
     }
@@ -326,7 +335,7 @@ async fn handle(
     state: Arc<State>,
     remote: SocketAddr,
     req: hyper::Request<Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+) -> Result<hyper::Response<Full<Bytes>>, std::io::Error> {
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -374,6 +383,7 @@ async fn handle(
         signature_ok,
         message,
         remote,
+        at: std::time::Instant::now(),
     });
 
     let fault = state
@@ -384,6 +394,9 @@ async fn handle(
         .unwrap_or(Fault::None);
     if let Fault::Delay(d) = fault {
         tokio::time::sleep(d).await;
+    }
+    if fault == Fault::Reset {
+        return Err(std::io::Error::other("reset before the headers"));
     }
     let (status, reply): (u16, Bytes) = if !signature_ok {
         (
@@ -440,4 +453,27 @@ async fn handle(
         }
     }
     Ok(response.body(Full::new(reply)).expect("response builds"))
+}
+
+/// Whether a test that needs `what` (a tool, or a file from outside the repository) can run:
+/// true when `present`. A missing piece skips the test with a note, except on CI (`CI=true`),
+/// where it fails the test, so that nothing is skipped there unnoticed.
+pub fn present_or_skip(present: bool, what: &str) -> bool {
+    if present {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{what} is required on CI (CI=true), and it is missing"
+    );
+    eprintln!("skipped: {what} is missing");
+    false
+}
+
+/// Whether the `node` command runs, for the cross-language tests.
+pub fn node_available() -> bool {
+    Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
