@@ -99,6 +99,7 @@ pub mod crypto;
 pub mod download;
 pub mod error;
 pub mod jsapi;
+pub mod media;
 pub mod middleware;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]

@@ -212,7 +212,7 @@ fn is_v2(request: &HttpRequest) -> bool {
 }
 
 /// WeChat Pay's error body: `{"code": "PARAM_ERROR", "message": "..."}`.
-fn api_error(response: http::Response<Bytes>) -> Error {
+pub(crate) fn api_error(response: http::Response<Bytes>) -> Error {
     #[derive(serde::Deserialize)]
     struct Body {
         #[serde(default)]

@@ -134,7 +134,8 @@ impl std::fmt::Debug for Credentials {
 impl Credentials {
     pub(crate) fn new(base_uri: String, mode: super::Mode) -> Self {
         Self {
-            notice: "wechatpay-chain mock: DEMO ONLY, never use these keys with the real WeChat Pay",
+            notice:
+                "wechatpay-chain mock: DEMO ONLY, never use these keys with the real WeChat Pay",
             base_uri,
             mode: mode.as_str(),
             mchid: demo::MCHID,

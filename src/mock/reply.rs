@@ -20,6 +20,12 @@ pub(crate) struct Reply {
     pub(crate) body: Bytes,
     pub(crate) content_type: Option<&'static str>,
     pub(crate) signed: bool,
+    /// A body generated while it is sent (a bill of any size), in place of `body`.
+    pub(crate) generated: Option<super::bills::Generated>,
+    /// What the signature covers in place of `body` (a statement signs `{"sha1":..}`).
+    pub(crate) signed_message: Option<Bytes>,
+    /// Headers besides the standard ones (a statement's `Wechatpay-Statement-Sha1`).
+    pub(crate) extra_headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
@@ -30,6 +36,9 @@ impl Reply {
             body: Bytes::from(value.to_string()),
             content_type: Some("application/json; charset=utf-8"),
             signed: true,
+            generated: None,
+            signed_message: None,
+            extra_headers: Vec::new(),
         }
     }
 
@@ -40,6 +49,9 @@ impl Reply {
             body: Bytes::new(),
             content_type: None,
             signed: true,
+            generated: None,
+            signed_message: None,
+            extra_headers: Vec::new(),
         }
     }
 
@@ -50,6 +62,9 @@ impl Reply {
             body,
             content_type: Some(content_type),
             signed: false,
+            generated: None,
+            signed_message: None,
+            extra_headers: Vec::new(),
         }
     }
 
@@ -100,10 +115,16 @@ impl Reply {
         if let Some(ct) = self.content_type {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
         }
+        for (name, value) in &self.extra_headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                headers.insert(*name, v);
+            }
+        }
         if self.signed {
             let timestamp = Formatter::timestamp().to_string();
             let nonce = Formatter::nonce(32);
-            let message = Formatter::response(&timestamp, &nonce, &self.body);
+            let signed = self.signed_message.as_ref().unwrap_or(&self.body);
+            let message = Formatter::response(&timestamp, &nonce, signed);
             let signature = match Rsa::sign(&message, key) {
                 Ok(s) => s,
                 Err(e) => {

@@ -159,6 +159,7 @@ pub(crate) fn assemble(
         read_timeout: opts.read_timeout,
         http_errors: opts.http_errors,
     });
+    request.extensions_mut().extend(opts.extensions);
     Ok(request)
 }
 

@@ -75,6 +75,9 @@ pub struct RequestOptions {
     pub(crate) response_timeout: Option<Duration>,
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) http_errors: bool,
+    /// Values the assembled request carries in its extensions for the layers below, set by
+    /// the crate's own builders (a media upload's `SignedBody`).
+    pub(crate) extensions: http::Extensions,
 }
 
 impl RequestOptions {
