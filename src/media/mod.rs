@@ -65,9 +65,9 @@ use crate::request::options::{IntoRequestOptions, RequestOptions};
 /// assert_eq!(video.content_type(), "video/quicktime");
 /// assert_eq!(
 ///     video.meta(),
-///     &json!({"filename": "demo.mov", "sha256": "3f39d5c348e5b79d06e842c114e6cc571583bbf44e4b0ebfda1a01ec05745d43"})
+///     &json!({"filename": "demo.mov", "sha256": "dfa3476846ce31adf8b1496b34595fb3f5ca2adf22b6df8ca2264c718b985cd9"})
 /// );
-/// video.set_meta(json!({"filename": "demo.mov", "sha256": "3f39d5c348e5b79d06e842c114e6cc571583bbf44e4b0ebfda1a01ec05745d43", "bank_type": "x"}));
+/// video.set_meta(json!({"filename": "demo.mov", "sha256": "dfa3476846ce31adf8b1496b34595fb3f5ca2adf22b6df8ca2264c718b985cd9", "bank_type": "x"}));
 /// assert_eq!(video.meta()["bank_type"], "x");
 /// ```
 #[derive(Clone)]

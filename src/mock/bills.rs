@@ -219,7 +219,7 @@ impl Bills {
 
     fn token(&self, spec: &Spec) -> String {
         let payload = base64::engine::general_purpose::STANDARD.encode(spec.payload());
-        format!("{payload}.{}", self.mac(&payload))
+        format!("{payload}/{}", self.mac(&payload))
     }
 
     fn mac(&self, payload: &str) -> String {
@@ -232,7 +232,7 @@ impl Bills {
     /// The spec of a token the simulator issued; `Ok(None)` for a token it never made (the
     /// sample file is served for those), `Err` for an issued token that was changed.
     fn redeem(&self, token: &str) -> Result<Option<Spec>, Reply> {
-        let Some((payload, mac)) = token.rsplit_once('.') else {
+        let Some((payload, mac)) = token.rsplit_once('/') else {
             return Ok(None);
         };
         let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(payload) else {
@@ -303,8 +303,8 @@ pub(crate) fn answer(
 }
 
 fn download_url(bills: &Bills, spec: &Spec) -> String {
-    // Standard base64 holds `+`, `/` and `=`: percent-encoded here, as WeChat Pay's own
-    // tokens are, so a client that decodes or re-encodes the URL is caught by the MAC.
+    // The token holds `/` (and base64's `+` and `=`), percent-encoded as in WeChat Pay's own
+    // tokens (`...%2FA`): a client must send such a URL on exactly as given.
     let token: String = bills
         .token(spec)
         .chars()
@@ -892,7 +892,7 @@ mod tests {
         let token = bills.token(&s);
         assert_eq!(bills.redeem(&token).unwrap(), Some(s));
         assert_eq!(bills.redeem("T1").unwrap(), None);
-        let (payload, mac) = token.rsplit_once('.').unwrap();
+        let (payload, mac) = token.rsplit_once('/').unwrap();
         let last = if mac.ends_with('0') { '1' } else { '0' };
         let changed = format!("{payload}.{}{last}", &mac[..mac.len() - 1]);
         assert!(bills.redeem(&changed).is_err());
