@@ -1,0 +1,281 @@
+//! A large bill through each door, over TLS on loopback: MB/s, peak resident memory, and the
+//! in-memory SHA-1 rate of the same bytes with the same crypto backend, in the same run.
+//!
+//! `cargo bench --bench download` (1 GiB); `DOWNLOAD_BENCH_MIB=64 cargo bench --bench
+//! download` for a quicker look. The simulator generates the bill while it sends it and sits
+//! behind a TLS front on `localhost`, all in this process, so the peak memory covers the
+//! server side too. Each door saves to a file in a temporary directory (written through a
+//! temporary name, fsynced, renamed); two more runs show the transfer without the disk.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wechatpay::download::BillKind;
+use wechatpay::mock::MockServer;
+use wechatpay::{json, Client};
+
+#[cfg(feature = "aws-lc-rs")]
+use aws_lc_rs::digest;
+#[cfg(not(feature = "aws-lc-rs"))]
+use ring::digest;
+
+const MIB: u64 = 1024 * 1024;
+
+/// Resident memory now and its peak since the last reset, in bytes (Linux).
+fn rss() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn reset_peak_rss() {
+    // Writing 5 resets VmHWM to the current RSS (proc(5), clear_refs).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// A TLS front for the simulator on `localhost`: each connection is decrypted here and
+/// relayed to the simulator's plain port. Returns its port and the certificate to trust.
+fn tls_front(listener: std::net::TcpListener, upstream: std::net::SocketAddr) -> String {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("rcgen");
+    let key = tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(
+        cert.signing_key.serialize_der().into(),
+    );
+    let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .expect("certificate");
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::Builder::new()
+        .name("tls-front".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                while let Ok((stream, _)) = listener.accept().await {
+                    let _ = stream.set_nodelay(true);
+                    let acceptor = acceptor.clone();
+                    tokio::spawn(async move {
+                        let Ok(mut tls) = acceptor.accept(stream).await else {
+                            return;
+                        };
+                        let Ok(mut plain) = tokio::net::TcpStream::connect(upstream).await else {
+                            return;
+                        };
+                        let _ = plain.set_nodelay(true);
+                        let _ = tokio::io::copy_bidirectional_with_sizes(
+                            &mut tls,
+                            &mut plain,
+                            64 * 1024,
+                            64 * 1024,
+                        )
+                        .await;
+                    });
+                }
+            });
+        })
+        .expect("thread");
+    cert.cert.pem()
+}
+
+struct Run {
+    what: &'static str,
+    elapsed: Duration,
+    peak_growth: u64,
+    peak: u64,
+}
+
+fn measure(what: &'static str, bytes: u64, job: impl FnOnce() -> u64) -> Run {
+    reset_peak_rss();
+    let (before, _) = rss();
+    let started = Instant::now();
+    let moved = job();
+    let elapsed = started.elapsed();
+    let (_, peak) = rss();
+    assert_eq!(moved, bytes, "{what}: moved {moved} bytes");
+    Run {
+        what,
+        elapsed,
+        peak_growth: peak.saturating_sub(before),
+        peak,
+    }
+}
+
+fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
+    bytes as f64 / 1e6 / elapsed.as_secs_f64()
+}
+
+/// The SHA-1 rate of the saved file's bytes, timing only the digest over 4 MiB blocks
+/// already in memory (the reads from the page cache are not counted).
+fn in_memory_sha1(path: &std::path::Path) -> (f64, String) {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path).expect("saved bill");
+    let mut block = vec![0u8; 4 * MIB as usize];
+    let mut context = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
+    let mut hashing = Duration::ZERO;
+    let mut total = 0u64;
+    loop {
+        let mut filled = 0;
+        while filled < block.len() {
+            let n = file.read(&mut block[filled..]).expect("read");
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled == 0 {
+            break;
+        }
+        let started = Instant::now();
+        context.update(&block[..filled]);
+        hashing += started.elapsed();
+        total += filled as u64;
+    }
+    let hex: String = context
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (mb_per_s(total, hashing), hex)
+}
+
+fn main() {
+    let mib: u64 = std::env::var("DOWNLOAD_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let size = mib * MIB;
+
+    let front = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let front_port = front.local_addr().expect("address").port();
+    let base = format!("https://localhost:{front_port}/");
+    let mock = MockServer::builder()
+        .public_base_uri(&base)
+        .start_blocking()
+        .expect("simulator");
+    let root = tls_front(front, mock.address());
+    let wxpay: Client = mock
+        .client_builder()
+        .base_uri(&base)
+        .root_certificate(root.into_bytes())
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("client");
+    mock.state().set_bill_size(size);
+    let opts = json!({"query": {"bill_date": "2026-11-29"}});
+
+    // The simulator computes hash_value by generating the bill once; that happens here,
+    // outside the timed runs.
+    let started = Instant::now();
+    let address: serde_json::Value = wxpay
+        .v3()
+        .bill()
+        .tradebill()
+        .get(&opts)
+        .expect("bill address")
+        .json()
+        .expect("JSON");
+    let url = address["download_url"].as_str().expect("url").to_string();
+    let hash = address["hash_value"].as_str().expect("hash").to_string();
+    eprintln!(
+        "simulator: {mib} MiB bill generated and hashed for its address in {:.2?}",
+        started.elapsed()
+    );
+
+    let parent = std::env::var_os("DOWNLOAD_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::tempdir_in(parent).expect("temporary directory");
+    let saved = dir.path().join("trade.csv");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut runs = Vec::new();
+
+    runs.push(measure("download_bill (blocking) to a file", size, || {
+        let _ = std::fs::remove_file(&saved);
+        wxpay
+            .download_bill(BillKind::Trade, &opts, &saved)
+            .expect("blocking door")
+            .bytes
+    }));
+    runs.push(measure("download_bill_async to a file", size, || {
+        let _ = std::fs::remove_file(&saved);
+        rt.block_on(wxpay.download_bill_async(BillKind::Trade, &opts, &saved))
+            .expect("async door")
+            .bytes
+    }));
+    let unsynced = dir.path().join("copy.csv");
+    runs.push(measure("download + copy_to(File), no fsync", size, || {
+        let mut file = std::fs::File::create(&unsynced).expect("file");
+        let done = wxpay
+            .chain(&url)
+            .download(())
+            .expect("download")
+            .expect_sha1(&hash)
+            .copy_to(&mut file)
+            .expect("copy_to");
+        done.bytes
+    }));
+    let _ = std::fs::remove_file(&unsynced);
+    runs.push(measure(
+        "download_async + copy_to_async(sink), no disk",
+        size,
+        || {
+            rt.block_on(async {
+                let mut sink = tokio::io::sink();
+                wxpay
+                    .chain(&url)
+                    .download_async(())
+                    .await?
+                    .expect_sha1(&hash)
+                    .copy_to_async(&mut sink)
+                    .await
+            })
+            .expect("sink")
+            .bytes
+        },
+    ));
+
+    let (hash_rate, hex) = in_memory_sha1(&saved);
+    assert_eq!(hex, hash, "the saved bill has the bill's digest");
+
+    println!(
+        "{mib} MiB trade bill over TLS on loopback, crypto backend {}, hash SHA-1",
+        wechatpay::crypto::BACKEND
+    );
+    println!("in-memory SHA-1 of the same bytes: {hash_rate:.0} MB/s");
+    println!(
+        "{:<48} {:>8} {:>9} {:>14} {:>14} {:>6}",
+        "run", "seconds", "MB/s", "peak RSS MiB", "RSS growth MiB", "ratio"
+    );
+    for run in &runs {
+        let rate = mb_per_s(size, run.elapsed);
+        println!(
+            "{:<48} {:>8.2} {:>9.0} {:>14.1} {:>14.1} {:>6.2}",
+            run.what,
+            run.elapsed.as_secs_f64(),
+            rate,
+            run.peak as f64 / MIB as f64,
+            run.peak_growth as f64 / MIB as f64,
+            rate / hash_rate
+        );
+    }
+}
