@@ -68,7 +68,8 @@
 //! | signing and verification as pure functions | [`sign`], [`verify`] |
 //! | the crypto toolbox (`Rsa`, `AesGcm`, `AesEcb`, `Hash`, `Formatter`, `PemUtil`) | [`crypto`] |
 //! | WeChat Pay's keys: serials and `PUB_KEY_ID_...`, the certificate downloader | [`PlatformKeys`], [`certificates`] |
-//! | notifications, sensitive fields, JSAPI signatures, downloads | [`notify`], [`sensitive`], [`jsapi`], [`download`] |
+//! | notifications, sensitive fields, JSAPI signatures | [`notify`], [`sensitive`], [`jsapi`] |
+//! | media uploads; streaming, digest-checked downloads and bills | [`media`], [`download`] |
 //! | APIv2 XML and `sign` | [`v2`] |
 //! | the simulator | `mock` (feature `mock`) |
 //!
@@ -140,6 +141,8 @@ mod doc_pages {
     struct GettingStarted;
     #[doc = include_str!("../docs/from-php.md")]
     struct FromPhp;
+    #[doc = include_str!("../docs/media-and-downloads.md")]
+    struct MediaAndDownloads;
     #[doc = include_str!("../docs/endpoints/unbind-card-link.md")]
     struct UnbindCardLink;
     #[doc = include_str!("../docs/endpoints/busifavor-coupons-disassociate.md")]

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use wechatpay::crypto::{Formatter, Hash, Rsa};
-use wechatpay::download::{BillKind, HashType, STATEMENT_SHA1};
+use wechatpay::download::{BillKind, Download, HashType, STATEMENT_SHA1};
 use wechatpay::error::{TimeoutStage, VerifyError};
 use wechatpay::middleware::{BoxFuture, Middleware, Next};
 use wechatpay::mock::{demo, MockServer};
@@ -626,4 +626,16 @@ fn tens_of_megabytes_stream_through_each_door_in_bounded_memory() {
         );
         std::fs::remove_file(&target).unwrap();
     }
+}
+
+/// Compile-time: the async doors' futures are `Send` (and `'static` where they own their
+/// arguments), so they can be spawned on a multi-thread runtime.
+#[allow(dead_code)]
+fn async_doors_are_send(wxpay: Client, saved: Download, copied: Download) {
+    fn send_static<T: Send + 'static>(_: T) {}
+    fn send<T: Send>(_: T) {}
+    send_static(wxpay.chain("v3/billdownload/file").download_async(()));
+    send_static(wxpay.download_bill_async(BillKind::Trade, (), "bill.csv"));
+    send_static(saved.save_async("bill.csv"));
+    send(copied.copy_to_async(&mut tokio::io::sink()));
 }
