@@ -6,6 +6,8 @@
 //! behind a TLS front on `localhost`, all in this process, so the peak memory covers the
 //! server side too. Each door saves to a file in a temporary directory (written through a
 //! temporary name, fsynced, renamed); two more runs show the transfer without the disk.
+//! `DOWNLOAD_BENCH_HTTP1=1` has the client offer only HTTP/1.1 (HTTP/2 by ALPN otherwise);
+//! `DOWNLOAD_BENCH_DIR` chooses where the files go (the system's temporary directory).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -170,13 +172,16 @@ fn main() {
         .start_blocking()
         .expect("simulator");
     let root = tls_front(front, mock.address());
-    let wxpay: Client = mock
+    let mut builder = mock
         .client_builder()
         .base_uri(&base)
         .root_certificate(root.into_bytes())
-        .timeout(Duration::from_secs(120))
-        .build()
-        .expect("client");
+        .timeout(Duration::from_secs(120));
+    let http1 = std::env::var_os("DOWNLOAD_BENCH_HTTP1").is_some();
+    if http1 {
+        builder = builder.http1_only();
+    }
+    let wxpay: Client = builder.build().expect("client");
     mock.state().set_bill_size(size);
     let opts = json!({"query": {"bill_date": "2026-11-29"}});
 
@@ -258,7 +263,8 @@ fn main() {
     assert_eq!(hex, hash, "the saved bill has the bill's digest");
 
     println!(
-        "{mib} MiB trade bill over TLS on loopback, crypto backend {}, hash SHA-1",
+        "{mib} MiB trade bill over TLS ({}) on loopback, crypto backend {}, hash SHA-1",
+        if http1 { "HTTP/1.1" } else { "HTTP/2" },
         wechatpay::crypto::BACKEND
     );
     println!("in-memory SHA-1 of the same bytes: {hash_rate:.0} MB/s");
