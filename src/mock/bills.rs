@@ -387,7 +387,7 @@ fn serve(bills: &Bills, merchant: &RsaPublicKey, token: &str) -> Reply {
     }
     let summary = bills.summary(&spec, merchant);
     let mut reply = Reply::download(Bytes::new(), content_type);
-    reply.generated = Some(Generated {
+    reply.extra_mut().generated = Some(Generated {
         spec,
         length: summary.length,
     });
@@ -398,11 +398,12 @@ fn statement(bills: &Bills, merchant: &RsaPublicKey, spec: &Spec) -> Reply {
     let summary = bills.summary(spec, merchant);
     let mut reply = Reply::download(Bytes::new(), "text/plain; charset=utf-8");
     reply.signed = true;
-    reply.signed_message = Some(Bytes::from(format!(r#"{{"sha1":"{}"}}"#, summary.sha1)));
-    reply
-        .extra_headers
+    let extra = reply.extra_mut();
+    extra.signed_message = Some(Bytes::from(format!(r#"{{"sha1":"{}"}}"#, summary.sha1)));
+    extra
+        .headers
         .push(("Wechatpay-Statement-Sha1", summary.sha1));
-    reply.generated = Some(Generated {
+    extra.generated = Some(Generated {
         spec: spec.clone(),
         length: summary.length,
     });

@@ -192,7 +192,10 @@ pub(crate) fn serve(
     let (content_type, bytes) = crate::sync::lock(store).get(input.path("media_id"))?;
     let mut reply = Reply::download(bytes, "application/octet-stream");
     reply.content_type = None;
-    reply.extra_headers.push(("Content-Type", content_type));
+    reply
+        .extra_mut()
+        .headers
+        .push(("Content-Type", content_type));
     Some(reply)
 }
 

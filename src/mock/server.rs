@@ -212,7 +212,7 @@ async fn serve(
         "mock"
     );
     let (key, key_id) = shared.signing_key();
-    let generated = reply.generated.take();
+    let generated = reply.take_generated();
     let response = reply.into_http(key, key_id, &request_id);
     match generated {
         None => response.map(|body| Either::Left(Full::new(body))),
