@@ -895,7 +895,7 @@ mod tests {
         assert_eq!(bills.redeem("T1").unwrap(), None);
         let (payload, mac) = token.rsplit_once('/').unwrap();
         let last = if mac.ends_with('0') { '1' } else { '0' };
-        let changed = format!("{payload}.{}{last}", &mac[..mac.len() - 1]);
+        let changed = format!("{payload}/{}{last}", &mac[..mac.len() - 1]);
         assert!(bills.redeem(&changed).is_err());
     }
 }
