@@ -37,6 +37,15 @@ fn rss() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// CPU time this process has used, all threads (user + system).
+fn cpu_time() -> Duration {
+    // SAFETY: clock_gettime writes one timespec.
+    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    assert_eq!(rc, 0, "clock_gettime");
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
 fn reset_peak_rss() {
     // Writing 5 resets VmHWM to the current RSS (proc(5), clear_refs).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -98,35 +107,64 @@ fn tls_front(listener: std::net::TcpListener, upstream: std::net::SocketAddr) ->
 struct Run {
     what: &'static str,
     elapsed: Duration,
+    /// CPU time of the whole process (client, simulator, TLS front) during the run.
+    cpu: Duration,
     peak_growth: u64,
     peak: u64,
+    /// The in-memory SHA-1 rate measured just before and just after the run, MB/s.
+    hash_rates: (f64, f64),
 }
 
-fn measure(what: &'static str, bytes: u64, job: impl FnOnce() -> u64) -> Run {
+impl Run {
+    fn hash_rate(&self) -> f64 {
+        (self.hash_rates.0 + self.hash_rates.1) / 2.0
+    }
+}
+
+/// Times `job`, which must move `bytes`, and the in-memory SHA-1 rate of `reference` just
+/// before and after it: on a shared machine the CPU a run gets changes from minute to minute,
+/// so each run is compared with the hash rate of its own moment.
+fn measure(
+    what: &'static str,
+    bytes: u64,
+    reference: &std::path::Path,
+    job: impl FnOnce() -> u64,
+) -> Run {
+    let before_rate = in_memory_sha1(reference, HASH_SAMPLE).0;
     reset_peak_rss();
     let (before, _) = rss();
+    let cpu_before = cpu_time();
     let started = Instant::now();
     let moved = job();
     let elapsed = started.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu_before);
     let (_, peak) = rss();
     assert_eq!(moved, bytes, "{what}: moved {moved} bytes");
+    let after_rate = in_memory_sha1(reference, HASH_SAMPLE).0;
     Run {
         what,
         elapsed,
+        cpu,
         peak_growth: peak.saturating_sub(before),
         peak,
+        hash_rates: (before_rate, after_rate),
     }
 }
+
+/// How much of the file the in-memory rate is measured over, around each run.
+const HASH_SAMPLE: u64 = 256 * MIB;
 
 fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / 1e6 / elapsed.as_secs_f64()
 }
 
-/// The SHA-1 rate of the saved file's bytes, timing only the digest over 4 MiB blocks
-/// already in memory (the reads from the page cache are not counted).
-fn in_memory_sha1(path: &std::path::Path) -> (f64, String) {
+/// The SHA-1 rate over the first `limit` bytes of the file at `path`, timing only the
+/// digest over 4 MiB blocks already in memory (reads from the page cache are not counted),
+/// and the digest of those bytes.
+fn in_memory_sha1(path: &std::path::Path, limit: u64) -> (f64, String) {
     use std::io::Read as _;
-    let mut file = std::fs::File::open(path).expect("saved bill");
+    let file = std::fs::File::open(path).expect("saved bill");
+    let mut file = file.take(limit);
     let mut block = vec![0u8; 4 * MIB as usize];
     let mut context = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
     let mut hashing = Duration::ZERO;
@@ -212,37 +250,67 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut runs = Vec::new();
-
-    runs.push(measure("download_bill (blocking) to a file", size, || {
-        let _ = std::fs::remove_file(&saved);
+    // A first, untimed transfer warms the connection and leaves the reference copy whose
+    // bytes the in-memory rate is measured on; its digest is the bill's.
+    let reference = dir.path().join("reference.csv");
+    {
+        let mut file = std::fs::File::create(&reference).expect("file");
         wxpay
-            .download_bill(BillKind::Trade, &opts, &saved)
-            .expect("blocking door")
-            .bytes
-    }));
-    runs.push(measure("download_bill_async to a file", size, || {
-        let _ = std::fs::remove_file(&saved);
-        rt.block_on(wxpay.download_bill_async(BillKind::Trade, &opts, &saved))
-            .expect("async door")
-            .bytes
-    }));
-    let unsynced = dir.path().join("copy.csv");
-    runs.push(measure("download + copy_to(File), no fsync", size, || {
-        let mut file = std::fs::File::create(&unsynced).expect("file");
-        let done = wxpay
             .chain(&url)
             .download(())
             .expect("download")
             .expect_sha1(&hash)
             .copy_to(&mut file)
-            .expect("copy_to");
-        done.bytes
-    }));
+            .expect("reference copy");
+    }
+    assert_eq!(in_memory_sha1(&reference, u64::MAX).1, hash);
+
+    let mut runs = Vec::new();
+    runs.push(measure(
+        "download_bill (blocking) to a file",
+        size,
+        &reference,
+        || {
+            let _ = std::fs::remove_file(&saved);
+            wxpay
+                .download_bill(BillKind::Trade, &opts, &saved)
+                .expect("blocking door")
+                .bytes
+        },
+    ));
+    runs.push(measure(
+        "download_bill_async to a file",
+        size,
+        &reference,
+        || {
+            let _ = std::fs::remove_file(&saved);
+            rt.block_on(wxpay.download_bill_async(BillKind::Trade, &opts, &saved))
+                .expect("async door")
+                .bytes
+        },
+    ));
+    let unsynced = dir.path().join("copy.csv");
+    runs.push(measure(
+        "download + copy_to(File), no fsync",
+        size,
+        &reference,
+        || {
+            let mut file = std::fs::File::create(&unsynced).expect("file");
+            wxpay
+                .chain(&url)
+                .download(())
+                .expect("download")
+                .expect_sha1(&hash)
+                .copy_to(&mut file)
+                .expect("copy_to")
+                .bytes
+        },
+    ));
     let _ = std::fs::remove_file(&unsynced);
     runs.push(measure(
         "download_async + copy_to_async(sink), no disk",
         size,
+        &reference,
         || {
             rt.block_on(async {
                 let mut sink = tokio::io::sink();
@@ -258,30 +326,46 @@ fn main() {
             .bytes
         },
     ));
-
-    let (hash_rate, hex) = in_memory_sha1(&saved);
-    assert_eq!(hex, hash, "the saved bill has the bill's digest");
+    assert_eq!(
+        in_memory_sha1(&saved, u64::MAX).1,
+        hash,
+        "the saved bill has its digest"
+    );
 
     println!(
         "{mib} MiB trade bill over TLS ({}) on loopback, crypto backend {}, hash SHA-1",
         if http1 { "HTTP/1.1" } else { "HTTP/2" },
         wechatpay::crypto::BACKEND
     );
-    println!("in-memory SHA-1 of the same bytes: {hash_rate:.0} MB/s");
     println!(
-        "{:<48} {:>8} {:>9} {:>14} {:>14} {:>6}",
-        "run", "seconds", "MB/s", "peak RSS MiB", "RSS growth MiB", "ratio"
+        "{:<48} {:>8} {:>7} {:>9} {:>10} {:>9} {:>11} {:>6}",
+        "run", "seconds", "CPU s", "MB/s", "SHA-1 MB/s", "peak MiB", "growth MiB", "ratio"
     );
     for run in &runs {
         let rate = mb_per_s(size, run.elapsed);
         println!(
-            "{:<48} {:>8.2} {:>9.0} {:>14.1} {:>14.1} {:>6.2}",
+            "{:<48} {:>8.2} {:>7.2} {:>9.0} {:>10.0} {:>9.1} {:>11.1} {:>6.2}",
             run.what,
             run.elapsed.as_secs_f64(),
+            run.cpu.as_secs_f64(),
             rate,
+            run.hash_rate(),
             run.peak as f64 / MIB as f64,
             run.peak_growth as f64 / MIB as f64,
-            rate / hash_rate
+            rate / run.hash_rate()
         );
     }
+    println!(
+        "SHA-1 MB/s: the in-memory rate of the same bytes, same backend, just before and after \
+         each run (mean); ratio = MB/s / SHA-1 MB/s; CPU s: the whole process, simulator and \
+         TLS front included"
+    );
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "load average when done: {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
 }

@@ -43,6 +43,7 @@ mod exchange;
 mod gunzip;
 mod statement;
 mod stream;
+mod target;
 
 pub use crate::trust::unsigned::{is_unsigned_download, UNSIGNED_DOWNLOADS};
 pub use bill::{BillEncryption, BillKind, SavedBill};

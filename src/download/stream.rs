@@ -13,13 +13,9 @@ use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
 use super::digest::{self, Digest, Expected, HashType, Hashers};
 use super::gunzip::Gunzip;
+use super::target::{io_error, FileTarget};
 use crate::error::{Error, Result, TimeoutStage};
 use crate::transport::{runtime, BodyStream};
-
-/// How much a file target gathers before each write: large writes keep the file system's
-/// per-call cost out of the transfer, and one of them is written in the background (tokio's
-/// blocking pool) while the next fills.
-const FILE_BUFFER: usize = 1024 * 1024;
 
 /// Where the body comes from: the connection, or memory for an answer that had to be read
 /// whole to be verified (a signed answer fetched with `download`).
@@ -266,35 +262,10 @@ impl Download {
     }
 
     async fn save_to(self, target: PathBuf) -> Result<Downloaded> {
-        let shown = target.display().to_string();
-        let folder = match target.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = target
-            .file_name()
-            .ok_or_else(|| io_error("write to", &shown, "it does not name a file"))?;
-        // Dot-prefixed so directory listings and globs skip it; removed when dropped, so an
-        // error (or a cancelled future) leaves nothing behind.
-        let partial = tempfile::Builder::new()
-            .prefix(&format!(".{}.", name.to_string_lossy()))
-            .suffix(".part")
-            .tempfile_in(&folder)
-            .map_err(|e| io_error("create a temporary file for", &shown, e))?;
-        let (file, partial_path) = partial.into_parts();
-        let mut writer =
-            tokio::io::BufWriter::with_capacity(FILE_BUFFER, tokio::fs::File::from_std(file));
-        let done = self.pump(&mut writer, &shown).await?;
-        let file = writer.into_inner();
-        // Renaming a file whose data is still only in the page cache can leave an empty or
-        // partial file under the final name after a crash; the name must mean "checked".
-        file.sync_all()
-            .await
-            .map_err(|e| io_error("write", &shown, e))?;
-        drop(file);
-        partial_path
-            .persist(&target)
-            .map_err(|e| io_error("move the download to", &shown, e.error))?;
+        let mut file = FileTarget::create(target)?;
+        let shown = file.shown().to_string();
+        let done = self.pump(file.writer(), &shown).await?;
+        file.commit().await?;
         Ok(done)
     }
 
@@ -397,14 +368,6 @@ where
         output.clear();
     }
     Ok(written)
-}
-
-fn io_error(action: &'static str, path: &str, reason: impl std::fmt::Display) -> Error {
-    Error::Io {
-        action,
-        path: path.to_string(),
-        reason: reason.to_string(),
-    }
 }
 
 /// A `std::io::Write` driven from the blocking door: the loop that feeds it runs on the
