@@ -162,4 +162,7 @@ fn assert_thread_safety() {
     is::<Chain>();
     is::<Response>();
     is::<Error>();
+    is::<media::MediaUtil>();
+    fn send<T: Send + 'static>() {}
+    send::<download::Download>();
 }
