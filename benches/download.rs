@@ -46,6 +46,29 @@ fn cpu_time() -> Duration {
     Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
+/// CPU time so far of the client's threads (the caller, the crate's runtime) and of the
+/// server's (the simulator, the TLS front), from each thread's schedstat (proc(5)).
+fn cpu_by_side() -> (Duration, Duration) {
+    let (mut client, mut server) = (Duration::ZERO, Duration::ZERO);
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return (client, server);
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let ns = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        if comm.starts_with("wechatpay-mock") || comm.starts_with("tls-front") {
+            server += Duration::from_nanos(ns);
+        } else {
+            client += Duration::from_nanos(ns);
+        }
+    }
+    (client, server)
+}
+
 fn reset_peak_rss() {
     // Writing 5 resets VmHWM to the current RSS (proc(5), clear_refs).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -109,6 +132,8 @@ struct Run {
     elapsed: Duration,
     /// CPU time of the whole process (client, simulator, TLS front) during the run.
     cpu: Duration,
+    /// CPU time of the client's threads alone during the run.
+    client_cpu: Duration,
     peak_growth: u64,
     peak: u64,
     /// The in-memory SHA-1 rate measured just before and just after the run, MB/s.
@@ -134,10 +159,12 @@ fn measure(
     reset_peak_rss();
     let (before, _) = rss();
     let cpu_before = cpu_time();
+    let (client_before, _) = cpu_by_side();
     let started = Instant::now();
     let moved = job();
     let elapsed = started.elapsed();
     let cpu = cpu_time().saturating_sub(cpu_before);
+    let client_cpu = cpu_by_side().0.saturating_sub(client_before);
     let (_, peak) = rss();
     assert_eq!(moved, bytes, "{what}: moved {moved} bytes");
     let after_rate = in_memory_sha1(reference, HASH_SAMPLE).0;
@@ -145,6 +172,7 @@ fn measure(
         what,
         elapsed,
         cpu,
+        client_cpu,
         peak_growth: peak.saturating_sub(before),
         peak,
         hash_rates: (before_rate, after_rate),
@@ -162,12 +190,28 @@ fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
 /// digest over 4 MiB blocks already in memory (reads from the page cache are not counted),
 /// and the digest of those bytes.
 fn in_memory_sha1(path: &std::path::Path, limit: u64) -> (f64, String) {
+    let (rate, _, hex) = in_memory_sha1_timed(path, limit);
+    (rate, hex)
+}
+
+/// The calling thread's CPU time (its schedstat, proc(5)).
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+/// As [`in_memory_sha1`], with the rate by the thread's CPU time as well (MB/s per CPU
+/// second: what the digest costs, whatever else the machine is doing).
+fn in_memory_sha1_timed(path: &std::path::Path, limit: u64) -> (f64, f64, String) {
     use std::io::Read as _;
     let file = std::fs::File::open(path).expect("saved bill");
     let mut file = file.take(limit);
     let mut block = vec![0u8; 4 * MIB as usize];
     let mut context = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
     let mut hashing = Duration::ZERO;
+    let mut hashing_cpu = Duration::ZERO;
     let mut total = 0u64;
     loop {
         let mut filled = 0;
@@ -181,9 +225,10 @@ fn in_memory_sha1(path: &std::path::Path, limit: u64) -> (f64, String) {
         if filled == 0 {
             break;
         }
-        let started = Instant::now();
+        let (started, started_cpu) = (Instant::now(), thread_cpu());
         context.update(&block[..filled]);
         hashing += started.elapsed();
+        hashing_cpu += thread_cpu().saturating_sub(started_cpu);
         total += filled as u64;
     }
     let hex: String = context
@@ -192,7 +237,7 @@ fn in_memory_sha1(path: &std::path::Path, limit: u64) -> (f64, String) {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    (mb_per_s(total, hashing), hex)
+    (mb_per_s(total, hashing), mb_per_s(total, hashing_cpu), hex)
 }
 
 fn main() {
@@ -338,16 +383,25 @@ fn main() {
         wechatpay::crypto::BACKEND
     );
     println!(
-        "{:<48} {:>8} {:>7} {:>9} {:>10} {:>9} {:>11} {:>6}",
-        "run", "seconds", "CPU s", "MB/s", "SHA-1 MB/s", "peak MiB", "growth MiB", "ratio"
+        "{:<48} {:>8} {:>7} {:>8} {:>9} {:>10} {:>9} {:>11} {:>6}",
+        "run",
+        "seconds",
+        "CPU s",
+        "client s",
+        "MB/s",
+        "SHA-1 MB/s",
+        "peak MiB",
+        "growth MiB",
+        "ratio"
     );
     for run in &runs {
         let rate = mb_per_s(size, run.elapsed);
         println!(
-            "{:<48} {:>8.2} {:>7.2} {:>9.0} {:>10.0} {:>9.1} {:>11.1} {:>6.2}",
+            "{:<48} {:>8.2} {:>7.2} {:>8.2} {:>9.0} {:>10.0} {:>9.1} {:>11.1} {:>6.2}",
             run.what,
             run.elapsed.as_secs_f64(),
             run.cpu.as_secs_f64(),
+            run.client_cpu.as_secs_f64(),
             rate,
             run.hash_rate(),
             run.peak as f64 / MIB as f64,
@@ -358,7 +412,13 @@ fn main() {
     println!(
         "SHA-1 MB/s: the in-memory rate of the same bytes, same backend, just before and after \
          each run (mean); ratio = MB/s / SHA-1 MB/s; CPU s: the whole process, simulator and \
-         TLS front included"
+         TLS front included; client s: the caller's and the crate runtime's threads"
+    );
+    let (_, cpu_rate, _) = in_memory_sha1_timed(&reference, u64::MAX);
+    println!(
+        "SHA-1 alone over the {mib} MiB, by thread CPU time: {:.2} CPU s ({cpu_rate:.0} MB/s per \
+         CPU second); compare with client s",
+        size as f64 / 1e6 / cpu_rate
     );
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
