@@ -163,6 +163,14 @@ fn a_gzip_bill_is_hashed_as_sent_and_saved_decompressed() {
         .copy_to(&mut compressed)
         .unwrap();
     assert_eq!(raw.received, compressed.len() as u64);
+    // A writer by value does as well as one by reference.
+    let sunk = wxpay
+        .chain(url)
+        .download(())
+        .unwrap()
+        .copy_to(std::io::sink())
+        .unwrap();
+    assert_eq!(sunk.bytes, raw.bytes);
     assert_eq!(Hash::sha1(&compressed), saved.digest.hex);
     let mut inflated = Vec::new();
     let done = runtime()

@@ -241,24 +241,26 @@ impl Download {
         async move { runtime::run(self.save_to(target)).await? }
     }
 
-    /// Streams the body into `writer`, returning once it is all written and checked.
+    /// Streams the body into `writer` (a `&mut` to one works too), returning once it is all
+    /// written and checked.
     ///
     /// # Errors
     /// As [`save`](Self::save), except that what was written before the error stays written.
-    pub fn copy_to<W: std::io::Write + ?Sized>(self, writer: &mut W) -> Result<Downloaded> {
-        let mut writer = BlockingWriter(writer);
+    pub fn copy_to<W: std::io::Write>(self, mut writer: W) -> Result<Downloaded> {
+        let mut writer = BlockingWriter(&mut writer);
         runtime::wait(runtime::run(self.pump(&mut writer, "the writer")))?
     }
 
-    /// [`copy_to`](Self::copy_to) for async code, into a tokio `AsyncWrite`.
+    /// [`copy_to`](Self::copy_to) for async code, into a tokio `AsyncWrite` (or a `&mut` to
+    /// one).
     ///
     /// # Errors
     /// As [`copy_to`](Self::copy_to).
-    pub async fn copy_to_async<W>(self, writer: &mut W) -> Result<Downloaded>
+    pub async fn copy_to_async<W>(self, mut writer: W) -> Result<Downloaded>
     where
-        W: AsyncWrite + Unpin + Send + ?Sized,
+        W: AsyncWrite + Unpin + Send,
     {
-        runtime::run(self.pump(writer, "the writer")).await?
+        runtime::run(self.pump(&mut writer, "the writer")).await?
     }
 
     async fn save_to(self, target: PathBuf) -> Result<Downloaded> {
