@@ -252,6 +252,21 @@ impl Bills {
     }
 }
 
+/// The catalog paths answered here.
+const PATHS: &[&str] = &[
+    "v3/bill/tradebill",
+    "v3/bill/fundflowbill",
+    "v3/bill/sub-merchant-fundflowbill",
+    "v3/billdownload/file",
+    "hk/v3/statements",
+    "v3/global/statements",
+];
+
+/// Whether [`answer`] answers the catalog path `path`.
+pub(crate) fn serves(path: &str) -> bool {
+    PATHS.contains(&path)
+}
+
 /// The answer for the bill endpoints, or `None` for any other path.
 pub(crate) fn answer(
     bills: &Bills,
@@ -722,7 +737,7 @@ enum Part {
     Slot(Slot),
 }
 
-type Layout4 = (
+type LayoutParts = (
     &'static str,
     Vec<Part>,
     &'static str,
@@ -731,7 +746,7 @@ type Layout4 = (
 
 /// A layout's header, row template, summary header and summary row (from the row count and
 /// the total in cents). The columns follow WeChat Pay's bill formats.
-fn layout(layout: Layout) -> Layout4 {
+fn layout(layout: Layout) -> LayoutParts {
     use Part::{Date, Mchid, Slot as S, Text};
     match layout {
         Layout::Trade => (

@@ -345,19 +345,21 @@ pub(crate) fn dispatch(shared: &Shared, parts: &http::request::Parts, body: &Byt
         if let Some(reply) = media::serve(&shared.media, &op.path, &input) {
             return reply;
         }
-        // A sub-merchant bill's key is encrypted to the merchant asking for it.
-        let merchant = shared
-            .merchants
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .find(|m| m.mchid == input.mchid)
-            .map_or_else(
-                || shared.keys.merchant_public.clone(),
-                |m| m.public_key.clone(),
-            );
-        if let Some(reply) = bills::answer(&shared.bills, &merchant, &op.path, &input) {
-            return reply;
+        if bills::serves(&op.path) {
+            // A sub-merchant bill's key is encrypted to the merchant asking for it.
+            let merchant = shared
+                .merchants
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .find(|m| m.mchid == input.mchid)
+                .map_or_else(
+                    || shared.keys.merchant_public.clone(),
+                    |m| m.public_key.clone(),
+                );
+            if let Some(reply) = bills::answer(&shared.bills, &merchant, &op.path, &input) {
+                return reply;
+            }
         }
     }
     if let Some(reply) = reply_from_seeds(shared, &op.path, &input, now) {
