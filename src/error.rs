@@ -83,6 +83,17 @@ pub enum Error {
     /// A notification (APIv3 or APIv2) failed a check or could not be decrypted.
     #[error("notification rejected: {0}")]
     Notify(NotifyError),
+    /// Saving a download failed on this machine: the target (a file or the caller's writer)
+    /// could not be created, written or moved into place. A file target is left untouched.
+    #[error("cannot {action} {path}: {reason}")]
+    Io {
+        /// What was being done: `create`, `write`, `move the download to`, ...
+        action: &'static str,
+        /// The file, or `the writer` for a caller's writer.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
 }
 
 fn api_summary(status: StatusCode, code: &str, message: &str) -> String {
@@ -195,6 +206,10 @@ pub enum RequestError {
     /// client alive while its chains are used.
     #[error("the client this chain belongs to has been dropped")]
     ClientDropped,
+    /// A media upload cannot be prepared: its file cannot be read, or is larger than
+    /// [`MediaUtil::MAX_FILE_BYTES`](crate::media::MediaUtil::MAX_FILE_BYTES).
+    #[error("bad upload: {0}")]
+    Upload(String),
 }
 
 /// Which time limit ran out.
@@ -252,6 +267,18 @@ pub enum VerifyError {
     /// which.
     #[error("APIv2 sign check failed: {0}")]
     V2Sign(String),
+    /// A download's digest is not the one WeChat Pay gave for it (a bill's `hash_value`, a
+    /// statement's `Wechatpay-Statement-Sha1`, or the caller's `expect_sha1` /
+    /// `expect_sha256`): the file was changed or cut short on the way.
+    #[error("the download's {algorithm} is {actual}, not the expected {expected}")]
+    DigestMismatch {
+        /// `SHA-1` or `SHA-256`.
+        algorithm: &'static str,
+        /// The digest expected, lowercase hex.
+        expected: String,
+        /// The digest of the bytes received, lowercase hex.
+        actual: String,
+    },
 }
 
 /// Which step of handling a WeChat Pay notification failed (see [`crate::notify`]).

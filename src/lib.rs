@@ -68,7 +68,8 @@
 //! | signing and verification as pure functions | [`sign`], [`verify`] |
 //! | the crypto toolbox (`Rsa`, `AesGcm`, `AesEcb`, `Hash`, `Formatter`, `PemUtil`) | [`crypto`] |
 //! | WeChat Pay's keys: serials and `PUB_KEY_ID_...`, the certificate downloader | [`PlatformKeys`], [`certificates`] |
-//! | notifications, sensitive fields, JSAPI signatures, downloads | [`notify`], [`Client::sensitive`], [`jsapi`], [`download`] |
+//! | notifications, sensitive fields, JSAPI signatures | [`notify`], [`Client::sensitive`], [`jsapi`] |
+//! | media uploads; streaming, digest-checked downloads and bills | [`media`], [`download`] |
 //! | APIv2: XML, `sign`, the fields of a call, unsigned endpoints (`docs/apiv2.md`) | [`v2`] |
 //! | the simulator | `mock` (feature `mock`) |
 //!
@@ -99,6 +100,7 @@ pub mod crypto;
 pub mod download;
 pub mod error;
 pub mod jsapi;
+pub mod media;
 pub mod middleware;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
@@ -144,6 +146,8 @@ mod doc_pages {
     struct ApiV2;
     #[doc = include_str!("../docs/reliability.md")]
     struct Reliability;
+    #[doc = include_str!("../docs/media-and-downloads.md")]
+    struct MediaAndDownloads;
     #[doc = include_str!("../docs/endpoints/unbind-card-link.md")]
     struct UnbindCardLink;
     #[doc = include_str!("../docs/endpoints/busifavor-coupons-disassociate.md")]
@@ -163,4 +167,7 @@ fn assert_thread_safety() {
     is::<Chain>();
     is::<Response>();
     is::<Error>();
+    is::<media::MediaUtil>();
+    fn send<T: Send + 'static>() {}
+    send::<download::Download>();
 }

@@ -1195,7 +1195,14 @@ fn sample_value(kind: Option<&str>) -> serde_json::Value {
 /// A multipart upload whose `meta` is what gets signed (WeChat Pay's media upload rules).
 fn upload_body(op: &Operation) -> (String, Vec<u8>, Vec<u8>) {
     let boundary = "wechatpay-mock-boundary";
-    let meta = br#"{"filename":"a.png","sha256":"0000"}"#.to_vec();
+    // The simulator checks the file's SHA-256 against the meta, as WeChat Pay does.
+    // ASCII, because the form travels as the `body` option, a JSON string.
+    let file: &[u8] = b"PNG image";
+    let meta = format!(
+        r#"{{"filename":"a.png","sha256":"{}"}}"#,
+        wechatpay::crypto::Hash::sha256(file)
+    )
+    .into_bytes();
     let mut body = Vec::new();
     for field in &op.body.fields {
         body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
@@ -1207,7 +1214,7 @@ fn upload_body(op: &Operation) -> (String, Vec<u8>, Vec<u8>) {
                 format!("Content-Disposition: form-data; name=\"{}\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n", field.name)
                     .as_bytes(),
             );
-            body.extend_from_slice(b"\x89PNG\r\n\x1a\n");
+            body.extend_from_slice(file);
         }
         body.extend_from_slice(b"\r\n");
     }
@@ -1307,8 +1314,10 @@ async fn every_apiv3_catalog_endpoint_answers_with_its_documented_kind() {
                 "empty" => assert!(r.bytes().is_empty(), "{what}"),
                 "binary" => {
                     assert!(!r.bytes().is_empty(), "{what}");
-                    assert!(
+                    // Statements are signed over their SHA-1 header instead of the body.
+                    assert_eq!(
                         r.headers().get("wechatpay-signature").is_none(),
+                        r.headers().get("wechatpay-statement-sha1").is_none(),
                         "{what}: downloads are unsigned"
                     );
                     // The default verifier knows the documented downloads are unsigned; the

@@ -349,7 +349,11 @@ impl Middleware for MetaSigner {
 /// The chain to call `op` on, with the options an upload also needs.
 fn upload(wxpay: &Client, op: &Operation, opts: &mut Map<String, Value>) -> Chain {
     let boundary = "wechatpay-mock-boundary";
-    let meta = serde_json::to_vec(&json!({"filename": "a.png", "sha256": "0000"})).unwrap();
+    // The simulator checks the file's SHA-256 against the meta, as WeChat Pay does.
+    let meta = serde_json::to_vec(
+        &json!({"filename": "a.png", "sha256": wechatpay::crypto::Hash::sha256(b"PNG")}),
+    )
+    .unwrap();
     let mut body = String::new();
     for field in &op.body.fields {
         body.push_str(&format!("--{boundary}\r\n"));

@@ -48,8 +48,9 @@
 //!
 //! One collision rule: if the name is already taken on that node, `_` is appended. A name is
 //! taken when it is a method every node already has (`get put post patch delete get_async
-//! put_async post_async patch_async delete_async send send_async build chain path clone`, plus
-//! `deref`, `to_owned`, `fmt`), or when a sibling segment's own text is exactly that name. So
+//! put_async post_async patch_async delete_async send send_async download download_async
+//! build chain path clone`, plus `deref`, `to_owned`, `fmt`), or when a sibling segment's own
+//! text is exactly that name. So
 //! `…/receivers/delete` is `.delete_()`, and under `v3/papay/insurance-sign` the segment
 //! `policy_periods` is `.policy_periods()` while `policy-periods` is `.policy_periods_()`.
 //!

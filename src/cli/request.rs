@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use wechatpay::http::{HeaderMap, Method};
-use wechatpay::{download, segment_from_php, RequestOptions, Response};
+use wechatpay::download::{self, Download};
+use wechatpay::http::{HeaderMap, Method, StatusCode};
+use wechatpay::{segment_from_php, RequestOptions, Response};
 
 use crate::credentials::CredentialArgs;
 use crate::{input, output, Failure};
@@ -95,6 +96,11 @@ pub(crate) fn run(args: Args) -> Result<(), Failure> {
         None => Method::GET,
     };
 
+    if args.raw.is_some() && method != Method::GET {
+        return Err(Failure::usage(format!(
+            "--raw saves downloads, which are GET requests, not {method}"
+        )));
+    }
     let credentials = args.credentials.resolve()?;
     let client = if apiv2 {
         credentials.v2_client(args.security)?
@@ -102,29 +108,31 @@ pub(crate) fn run(args: Args) -> Result<(), Failure> {
         credentials.client()?
     };
     let chain = client.chain(&target.path);
-    let response = chain.send(method.clone(), opts)?;
-
     let path = target.path.split('?').next().unwrap_or_default();
-    let described = if apiv2 {
-        describe_v2(&response, path)
-    } else {
-        describe(&response, download::is_unsigned_download(&method, path))
-    };
+    let unsigned = download::is_unsigned_download(&method, path);
     match &args.raw {
         Some(file) => {
+            // Streamed to the file as it arrives: a bill of any size never sits in memory.
+            let download = chain.download(opts)?;
+            let described = describe(download.status(), download.headers(), unsigned);
             let expected = match (&args.sha1, &args.sha256) {
                 (Some(hex), _) => Some(Digest::Sha1(hex.clone())),
                 (_, Some(hex)) => Some(Digest::Sha256(hex.clone())),
                 _ => None,
             };
             // Said only once the file is in place: a failure is one line.
-            let saved = save_download(response.bytes(), file, expected.as_ref())?;
+            let saved = save_download(download, file, expected)?;
             output::note(&described);
             output::note(&saved);
             Ok(())
         }
         None => {
-            output::note(&described);
+            let response = chain.send(method, opts)?;
+            if apiv2 {
+                output::note(&describe_v2(&response, path));
+            } else {
+                output::note(&describe(response.status(), response.headers(), unsigned));
+            }
             match response.xml() {
                 // An APIv2 answer's fields, as JSON; a bill is text and printed as it is.
                 Ok(fields) if apiv2 => output::json(&serde_json::json!(fields)),
@@ -234,14 +242,12 @@ fn split_pair(
 }
 
 /// The stderr line: status, what was verified, the Request-ID.
-fn describe(response: &Response, unsigned: bool) -> String {
-    let status = response.status();
+fn describe(status: StatusCode, headers: &HeaderMap, unsigned: bool) -> String {
     let mut line = format!(
         "{} {}",
         status.as_u16(),
         status.canonical_reason().unwrap_or("")
     );
-    let headers = response.headers();
     let header = |name: &str| -> Option<String> {
         headers
             .get(name)
@@ -256,7 +262,7 @@ fn describe(response: &Response, unsigned: bool) -> String {
             header("Wechatpay-Timestamp").unwrap_or_default()
         ));
     }
-    if let Some(id) = response.request_id() {
+    if let Some(id) = header("Request-ID") {
         line.push_str(&format!("; Request-ID {id}"));
     }
     line
@@ -296,77 +302,53 @@ enum Digest {
     Sha256(String),
 }
 
-/// Writes a download to `file` through a temporary name in the same folder, with a progress
-/// bar over the bytes written, checks its digest, and only then renames it into place: a
-/// mismatch or an error leaves no file. Returns the line saying what was saved.
-///
-/// Kept apart so that it can move onto the streaming `Chain::download` (`expect_sha1`,
-/// `expect_sha256`, `copy_to`) when that lands: today the answer is already in memory.
-fn save_download(body: &[u8], file: &Path, expected: Option<&Digest>) -> Result<String, Failure> {
-    use std::io::Write as _;
-    use wechatpay::crypto::Hash;
-
-    let folder = match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+/// Streams a download into `file` with a progress bar over the bytes as they arrive, its
+/// digest checked on the way. The library writes through a temporary name in the same
+/// folder and renames it into place only once every check passed: a mismatch or an error
+/// leaves no file. Returns the line saying what was saved.
+fn save_download(
+    download: Download,
+    file: &Path,
+    expected: Option<Digest>,
+) -> Result<String, Failure> {
+    let bar = match download.content_length() {
+        Some(total) => indicatif::ProgressBar::new(total),
+        None => indicatif::ProgressBar::no_length(),
     };
-    let name = file
-        .file_name()
-        .ok_or_else(|| Failure::usage(format!("--raw {}: not a file name", file.display())))?;
-    let partial = folder.join(format!(
-        ".{}.{}.part",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let failed = |what: String| {
-        let _ = std::fs::remove_file(&partial);
-        Failure::failed(what)
-    };
-
-    let mut out = std::fs::File::create(&partial)
-        .map_err(|e| Failure::usage(format!("--raw {}: {e}", file.display())))?;
-    let bar = indicatif::ProgressBar::new(body.len() as u64);
     if let Ok(style) =
         indicatif::ProgressStyle::with_template("{bytes}/{total_bytes} [{bar:30}] {bytes_per_sec}")
     {
         bar.set_style(style);
     }
-    for chunk in body.chunks(64 * 1024) {
-        out.write_all(chunk)
-            .map_err(|e| failed(format!("writing {}: {e}", partial.display())))?;
-        bar.inc(chunk.len() as u64);
-    }
-    out.sync_all()
-        .map_err(|e| failed(format!("writing {}: {e}", partial.display())))?;
-    drop(out);
+    let download = match &expected {
+        None => download,
+        Some(Digest::Sha1(hex)) => download.expect_sha1(hex),
+        Some(Digest::Sha256(hex)) => download.expect_sha256(hex),
+    };
+    let progress = bar.clone();
+    let saved = download
+        .on_progress(move |received| progress.set_position(received))
+        .save(file);
     bar.finish_and_clear();
-
-    let checked = match expected {
+    let saved = saved.map_err(|e| match e {
+        wechatpay::Error::Verify(_) | wechatpay::Error::Decode(_) | wechatpay::Error::Io { .. } => {
+            Failure::failed(format!("{e}; {} was not written", file.display()))
+        }
+        other => Failure::from(other),
+    })?;
+    let checked = match saved.digest {
         None => String::new(),
         Some(digest) => {
-            let (name, actual, wanted) = match digest {
-                Digest::Sha1(hex) => ("SHA-1", Hash::sha1(body), hex),
-                Digest::Sha256(hex) => ("SHA-256", Hash::sha256(body), hex),
+            let name = match digest.hash_type {
+                download::HashType::Sha1 => "SHA-1",
+                _ => "SHA-256",
             };
-            if !Hash::equals(&actual, &wanted.trim().to_ascii_lowercase()) {
-                return Err(failed(format!(
-                    "the download's {name} is {actual}, not {}; {} was not written",
-                    wanted.trim(),
-                    file.display()
-                )));
-            }
-            format!(", {name} {actual} matches")
+            format!(", {name} {} matches", digest.hex)
         }
     };
-    std::fs::rename(&partial, file).map_err(|e| {
-        failed(format!(
-            "cannot move the download to {}: {e}",
-            file.display()
-        ))
-    })?;
     Ok(format!(
         "saved {} bytes to {}{checked}",
-        body.len(),
+        saved.bytes,
         file.display()
     ))
 }
@@ -403,19 +385,38 @@ mod tests {
 
     #[test]
     fn a_digest_mismatch_leaves_no_file() {
+        let mock = wechatpay::mock::MockServer::start_blocking().unwrap();
+        let wxpay = mock.client_builder().build().unwrap();
+        let bill = || {
+            wxpay
+                .chain("v3/billdownload/file?token=T1")
+                .download(())
+                .unwrap()
+        };
+        let mut whole = Vec::new();
+        bill().copy_to(&mut whole).unwrap();
+
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("bill.csv");
         let wrong = Digest::Sha1("0000000000000000000000000000000000000000".into());
-        assert!(save_download(b"abc", &file, Some(&wrong)).is_err());
+        let e = save_download(bill(), &file, Some(wrong)).unwrap_err();
+        assert!(
+            e.message.contains("SHA-1") && e.message.contains("was not written"),
+            "{}",
+            e.message
+        );
         assert!(!file.exists());
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             0,
             "no partial file left"
         );
-        let right = Digest::Sha1("A9993E364706816ABA3E25717850C26C9CD0D89D".into());
-        let line = save_download(b"abc", &file, Some(&right)).unwrap();
-        assert!(line.contains("SHA-1 a9993e36"), "{line}");
-        assert_eq!(std::fs::read(&file).unwrap(), b"abc");
+        let right = Digest::Sha1(wechatpay::crypto::Hash::sha1(&whole).to_uppercase());
+        let line = save_download(bill(), &file, Some(right)).unwrap();
+        assert!(
+            line.contains(&format!("SHA-1 {}", wechatpay::crypto::Hash::sha1(&whole))),
+            "{line}"
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), whole);
     }
 }

@@ -276,7 +276,7 @@ fn redirect_error(response: &http::Response<Bytes>) -> Error {
 
 /// WeChat Pay's error body: `{"code": "PARAM_ERROR", "message": "..."}`, or for APIv2,
 /// `<xml><return_code>FAIL</return_code><return_msg>...</return_msg></xml>`.
-fn api_error(response: http::Response<Bytes>) -> Error {
+pub(crate) fn api_error(response: http::Response<Bytes>) -> Error {
     #[derive(serde::Deserialize)]
     struct Body {
         #[serde(default)]

@@ -90,9 +90,11 @@
 //! `docs/simulator.md` lists every check, the seed state and the error codes.
 
 mod auth;
+mod bills;
 mod catalog;
 mod certificates;
 mod credentials;
+mod media;
 mod notification;
 mod reply;
 mod sample;
@@ -157,6 +159,7 @@ pub struct MockServer {
 pub struct MockServerBuilder {
     mode: Mode,
     listener: Option<TcpListener>,
+    public_base_uri: Option<String>,
 }
 
 impl MockServerBuilder {
@@ -169,6 +172,18 @@ impl MockServerBuilder {
     /// Serves on `listener` instead of a fresh one on `127.0.0.1:0`.
     pub fn listener(mut self, listener: TcpListener) -> Self {
         self.listener = Some(listener);
+        self
+    }
+
+    /// The base URI clients reach the simulator at, when it is not its own address (behind a
+    /// TLS front or a port mapping): the `download_url` of bills and the `media_url` of
+    /// uploads are built on it. [`MockServer::base_uri`] still gives its own address.
+    pub fn public_base_uri(mut self, uri: impl Into<String>) -> Self {
+        let mut uri = uri.into();
+        if !uri.ends_with('/') {
+            uri.push('/');
+        }
+        self.public_base_uri = Some(uri);
         self
     }
 
@@ -188,7 +203,10 @@ impl MockServerBuilder {
         let address = listener
             .local_addr()
             .map_err(|e| Error::transport(format!("mock: local address: {e}")))?;
-        let shared = Arc::new(Shared::new(keys, self.mode));
+        let public_base = self
+            .public_base_uri
+            .unwrap_or_else(|| format!("http://{address}/"));
+        let shared = Arc::new(Shared::new(keys, self.mode, public_base));
         let running = server::spawn(listener, Arc::clone(&shared))
             .map_err(|e| Error::transport(format!("mock: cannot start the server thread: {e}")))?;
         Ok(MockServer {
@@ -433,6 +451,44 @@ impl State {
             public_key,
         });
         Ok(())
+    }
+
+    /// Sets the size, in bytes, of the bill and statement files issued from now on (4 KiB
+    /// until set; at most 64 GiB). Files are generated while they are sent, in constant
+    /// memory, with exactly this many bytes (before gzip) from about 1 KiB up; their
+    /// `hash_value` is computed by generating them once when the bill is asked for.
+    /// Sub-merchant bills, which are encrypted whole, are refused above 64 MiB.
+    ///
+    /// # Examples
+    /// ```
+    /// use wechatpay::{download::BillKind, json, mock::MockServer};
+    ///
+    /// let mock = MockServer::start_blocking()?;
+    /// mock.state().set_bill_size(3 * 1024 * 1024);
+    /// let wxpay = mock.client_builder().build()?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let opts = json!({"query": {"bill_date": "2026-11-29"}});
+    /// let saved = wxpay.download_bill(BillKind::Trade, &opts, dir.path().join("t.csv"))?;
+    /// assert_eq!(saved.bytes, 3 * 1024 * 1024);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn set_bill_size(&self, bytes: u64) {
+        self.shared.bills.set_size(bytes);
+    }
+
+    /// Corrupts the bill and statement files issued from now on: the byte at `offset` of the
+    /// file as sent is flipped on the way out, while `hash_value` (or a statement's signed
+    /// SHA-1) stays that of the true file, as when a network or proxy damages a download.
+    /// `None` stops it.
+    pub fn set_bill_corruption(&self, offset: Option<u64>) {
+        self.shared.bills.set_corruption(offset);
+    }
+
+    /// The bytes of an upload the simulator holds under `media_id`, as it received them.
+    pub fn uploaded(&self, media_id: &str) -> Option<bytes::Bytes> {
+        lock(&self.shared.media)
+            .get(media_id)
+            .map(|(_, bytes)| bytes)
     }
 
     /// Adds an effective card link for `unbind-card-link` (replacing one for the same brand

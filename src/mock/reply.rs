@@ -20,6 +20,19 @@ pub(crate) struct Reply {
     pub(crate) body: Bytes,
     pub(crate) content_type: Option<&'static str>,
     pub(crate) signed: bool,
+    /// What a few answers add (bills, statements, kept uploads); boxed, as most have none.
+    pub(crate) extra: Option<Box<Extra>>,
+}
+
+/// The parts of an answer only downloads have.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Extra {
+    /// A body generated while it is sent (a bill of any size), in place of `body`.
+    pub(crate) generated: Option<super::bills::Generated>,
+    /// What the signature covers in place of `body` (a statement signs `{"sha1":..}`).
+    pub(crate) signed_message: Option<Bytes>,
+    /// Headers besides the standard ones (a statement's `Wechatpay-Statement-Sha1`).
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
@@ -30,6 +43,7 @@ impl Reply {
             body: Bytes::from(value.to_string()),
             content_type: Some("application/json; charset=utf-8"),
             signed: true,
+            extra: None,
         }
     }
 
@@ -40,6 +54,7 @@ impl Reply {
             body: Bytes::new(),
             content_type: None,
             signed: true,
+            extra: None,
         }
     }
 
@@ -50,7 +65,18 @@ impl Reply {
             body,
             content_type: Some(content_type),
             signed: false,
+            extra: None,
         }
+    }
+
+    /// The download-only parts, created on first use.
+    pub(crate) fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// Takes the generated body out, leaving the rest to be signed and sent.
+    pub(crate) fn take_generated(&mut self) -> Option<super::bills::Generated> {
+        self.extra.as_mut().and_then(|e| e.generated.take())
     }
 
     /// WeChat Pay's error body: `{"code": "...", "message": "..."}`.
@@ -88,7 +114,7 @@ impl Reply {
 
     /// Turns the answer into an HTTP response, signed with `key` under `key_id`.
     pub(crate) fn into_http(
-        self,
+        mut self,
         key: &crate::crypto::RsaPrivateKey,
         key_id: &str,
         request_id: &str,
@@ -100,10 +126,17 @@ impl Reply {
         if let Some(ct) = self.content_type {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
         }
+        let extra = self.extra.take().unwrap_or_default();
+        for (name, value) in &extra.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                headers.insert(*name, v);
+            }
+        }
         if self.signed {
             let timestamp = Formatter::timestamp().to_string();
             let nonce = Formatter::nonce(32);
-            let message = Formatter::response(&timestamp, &nonce, &self.body);
+            let signed = extra.signed_message.as_ref().unwrap_or(&self.body);
+            let message = Formatter::response(&timestamp, &nonce, signed);
             let signature = match Rsa::sign(&message, key) {
                 Ok(s) => s,
                 Err(e) => {

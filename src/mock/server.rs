@@ -13,13 +13,15 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use http::StatusCode;
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::{BodyExt as _, Either, Full, Limited};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::sync::oneshot;
 
 use super::auth::{self, Merchant, NonceCache, SignedParts};
+use super::bills::{self, Bills, GeneratedBody};
 use super::catalog::{self, Routed};
 use super::credentials::{demo, DemoKeys};
+use super::media::{self, MediaStore};
 use super::reply::Reply;
 use super::seeds::SeedData;
 use super::tls::{self, Connection};
@@ -40,6 +42,12 @@ pub(crate) struct Shared {
     pub(crate) keys: &'static DemoKeys,
     /// The state behind the APIv2 endpoints.
     pub(crate) v2: Mutex<V2State>,
+    /// Uploaded files, served back by `media_id`.
+    pub(crate) media: Mutex<MediaStore>,
+    /// The bill and statement files it issues.
+    pub(crate) bills: Bills,
+    /// The base URI clients reach the simulator at (for `download_url` and `media_url`).
+    pub(crate) public_base: String,
 }
 
 impl std::fmt::Debug for Shared {
@@ -52,7 +60,7 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(keys: &'static DemoKeys, mode: Mode) -> Self {
+    pub(crate) fn new(keys: &'static DemoKeys, mode: Mode, public_base: String) -> Self {
         Self {
             mode: RwLock::new(mode),
             merchants: RwLock::new(vec![Merchant {
@@ -65,6 +73,9 @@ impl Shared {
             requests: AtomicU64::new(0),
             keys,
             v2: Mutex::new(V2State::samples()),
+            media: Mutex::new(MediaStore::default()),
+            bills: Bills::new(public_base.clone()),
+            public_base,
         }
     }
 
@@ -206,15 +217,17 @@ where
         tracing::debug!(error = %e, "mock: connection ended with an error");
     }
 }
+/// An answer's body: in memory, or generated while it is sent (bills).
+type AnswerBody = Either<Full<Bytes>, GeneratedBody>;
 
 async fn serve(
     shared: &Shared,
     req: http::Request<hyper::body::Incoming>,
-) -> http::Response<Full<Bytes>> {
+) -> http::Response<AnswerBody> {
     let (parts, body) = req.into_parts();
     let number = shared.requests.fetch_add(1, Ordering::Relaxed);
     let request_id = request_id(number);
-    let reply = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    let mut reply = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => dispatch(shared, &parts, &collected.to_bytes()),
         Err(e) => Reply::param_error(
             "body",
@@ -230,7 +243,12 @@ async fn serve(
         "mock"
     );
     let (key, key_id) = shared.signing_key();
-    reply.into_http(key, key_id, &request_id).map(Full::new)
+    let generated = reply.take_generated();
+    let response = reply.into_http(key, key_id, &request_id);
+    match generated {
+        None => response.map(|body| Either::Left(Full::new(body))),
+        Some(generated) => response.map(|_| Either::Right(generated.into_body())),
+    }
 }
 
 fn request_id(number: u64) -> String {
@@ -262,7 +280,7 @@ pub(crate) fn dispatch(shared: &Shared, parts: &http::request::Parts, body: &Byt
         );
     }
 
-    let upload = multipart(parts, body);
+    let upload = media::parse(parts, body);
     let signed_body: &[u8] = upload.as_ref().map_or(body, |u| u.meta.as_ref());
     let now = crate::crypto::Formatter::timestamp();
     let mchid = {
@@ -335,7 +353,7 @@ pub(crate) fn dispatch(shared: &Shared, parts: &http::request::Parts, body: &Byt
         }
     };
     let part_names = upload.as_ref().map_or(&[][..], |u| u.names.as_slice());
-    let input = match catalog::check_input(
+    let mut input = match catalog::check_input(
         op,
         mchid,
         path_params,
@@ -348,6 +366,35 @@ pub(crate) fn dispatch(shared: &Shared, parts: &http::request::Parts, body: &Byt
     };
     if op.method == "GET" && op.path == "v3/certificates" {
         return certificates::answer(shared.keys, now);
+    }
+    if let Some(reply) = media::accept(
+        &shared.media,
+        &shared.public_base,
+        upload.as_ref(),
+        &mut input,
+    ) {
+        return reply;
+    }
+    if op.method == "GET" {
+        if let Some(reply) = media::serve(&shared.media, &op.path, &input) {
+            return reply;
+        }
+        if bills::serves(&op.path) {
+            // A sub-merchant bill's key is encrypted to the merchant asking for it.
+            let merchant = shared
+                .merchants
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .find(|m| m.mchid == input.mchid)
+                .map_or_else(
+                    || shared.keys.merchant_public.clone(),
+                    |m| m.public_key.clone(),
+                );
+            if let Some(reply) = bills::answer(&shared.bills, &merchant, &op.path, &input) {
+                return reply;
+            }
+        }
     }
     if let Some(reply) = reply_from_seeds(shared, &op.path, &input, now) {
         return reply;
@@ -364,93 +411,10 @@ fn reply_from_seeds(
     lock(&shared.seeds).handle(path, input, now)
 }
 
-/// A `multipart/form-data` upload: its part names and its `meta` part, the only bytes
-/// WeChat Pay signs for an upload ("图片上传" 签名).
-#[derive(Debug)]
-struct Upload {
-    names: Vec<String>,
-    meta: Bytes,
-}
-
-fn multipart(parts: &http::request::Parts, body: &Bytes) -> Option<Upload> {
-    let content_type = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)?
-        .to_str()
-        .ok()?;
-    let (mime, params) = content_type.split_once(';')?;
-    if !mime.trim().eq_ignore_ascii_case("multipart/form-data") {
-        return None;
-    }
-    let boundary = params.split(';').find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case("boundary")
-            .then(|| v.trim().trim_matches('"').to_string())
-    })?;
-    let delimiter = format!("--{boundary}");
-    let mut names = Vec::new();
-    let mut meta = Bytes::new();
-    let mut rest: &[u8] = body;
-    let mut offset = 0usize;
-    // Skip the preamble up to the first delimiter.
-    let first = find(rest, delimiter.as_bytes())?;
-    rest = rest.get(first + delimiter.len()..)?;
-    offset += first + delimiter.len();
-    loop {
-        if rest.starts_with(b"--") {
-            break;
-        }
-        let after_crlf = rest.strip_prefix(b"\r\n")?;
-        offset += 2;
-        let end = find(after_crlf, format!("\r\n{delimiter}").as_bytes())?;
-        let part = after_crlf.get(..end)?;
-        let header_end = find(part, b"\r\n\r\n")?;
-        let headers = String::from_utf8_lossy(part.get(..header_end)?);
-        let name = headers
-            .lines()
-            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
-            .and_then(|l| l.split(';').find_map(|p| p.trim().strip_prefix("name=")))
-            .map(|n| n.trim_matches('"').to_string())
-            .unwrap_or_default();
-        if name == "meta" {
-            let start = offset + header_end + 4;
-            meta = body.slice(start..offset + end);
-        }
-        names.push(name);
-        let skip = end + 2 + delimiter.len();
-        rest = after_crlf.get(skip..)?;
-        offset += skip;
-    }
-    Some(Upload { names, meta })
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
-
-    #[test]
-    fn multipart_meta_is_found_exactly() {
-        let body = Bytes::from_static(
-            b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--XYZ\r\nContent-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json\r\n\r\n{\"filename\":\"a.png\",\"sha256\":\"00\"}\r\n--XYZ--\r\n",
-        );
-        let (parts, ()) = http::Request::builder()
-            .header("content-type", "multipart/form-data; boundary=XYZ")
-            .body(())
-            .unwrap()
-            .into_parts();
-        let upload = multipart(&parts, &body).unwrap();
-        assert_eq!(upload.names, vec!["file", "meta"]);
-        assert_eq!(&upload.meta[..], br#"{"filename":"a.png","sha256":"00"}"#);
-    }
 
     #[test]
     fn request_ids_are_unique_and_numbered() {

@@ -466,6 +466,7 @@ fn downloadbill(state: &V2State, request: &Request) -> Reply {
         body: Bytes::from(bill),
         content_type: Some("text/plain; charset=utf-8"),
         signed: false,
+        extra: None,
     }
 }
 
@@ -558,6 +559,7 @@ fn xml(fields: Vec<(String, String)>) -> Reply {
         body: Bytes::from(Transformer::to_xml(fields)),
         content_type: Some("text/xml; charset=utf-8"),
         signed: false,
+        extra: None,
     }
 }
 

@@ -212,6 +212,7 @@ pub(crate) fn assemble(
     if let Some(fields) = fields {
         request.extensions_mut().insert(fields);
     }
+    request.extensions_mut().extend(opts.extensions);
     Ok(request)
 }
 

@@ -85,6 +85,9 @@ pub struct RequestOptions {
     pub(crate) security: bool,
     pub(crate) retry: Option<bool>,
     pub(crate) idempotent: Option<bool>,
+    /// Values the assembled request carries in its extensions for the layers below, set by
+    /// the crate's own builders (a media upload's `SignedBody`).
+    pub(crate) extensions: http::Extensions,
 }
 
 impl RequestOptions {

@@ -124,13 +124,11 @@ fn human_bytes(n: usize) -> String {
 }
 
 /// A streamed body handed up through the middleware stack in the answer's extensions (the
-/// stack's answers carry `Bytes`, which a download must not be read into). Taken once.
-// `Chain::download` is the one reader; until it lands nothing takes the stream.
-#[allow(dead_code)]
+/// stack's answers carry `Bytes`, which a download must not be read into). Taken once, by
+/// `Chain::download`.
 #[derive(Debug, Clone)]
 pub(crate) struct StreamedBody(Arc<Mutex<Option<BodyStream>>>);
 
-#[allow(dead_code)] // as above
 impl StreamedBody {
     pub(crate) fn new(stream: BodyStream) -> Self {
         Self(Arc::new(Mutex::new(Some(stream))))

@@ -42,6 +42,8 @@ pub const CHAIN_METHODS: &[&str] = &[
     "delete_async",
     "send",
     "send_async",
+    "download",
+    "download_async",
     "build",
     "chain",
     "path",
