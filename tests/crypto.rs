@@ -700,3 +700,52 @@ fn coupon_plugin_sign_flattens_with_indexes() {
         "58C8ACB2ED7B37CD57747746A8140AB95792EA173D59644D4382A06CD195E521"
     );
 }
+
+/// The value ranges of the INTEGERs in a DER `SEQUENCE` of INTEGERs (a PKCS#1
+/// `RSAPrivateKey`: version, n, e, d, p, q, dP, dQ, qInv).
+fn der_integers(der: &[u8]) -> Vec<std::ops::Range<usize>> {
+    // A tag, then a short length or 0x8N and N length bytes.
+    let header = |at: usize| -> (usize, usize) {
+        let first = usize::from(der[at + 1]);
+        if first < 0x80 {
+            (2, first)
+        } else {
+            let n = first - 0x80;
+            let len = der[at + 2..at + 2 + n]
+                .iter()
+                .fold(0, |acc, &b| acc << 8 | usize::from(b));
+            (2 + n, len)
+        }
+    };
+    let (sequence_header, _) = header(0);
+    let mut at = sequence_header;
+    let mut integers = Vec::new();
+    while at < der.len() {
+        assert_eq!(der[at], 0x02, "an INTEGER");
+        let (h, len) = header(at);
+        integers.push(at + h..at + h + len);
+        at += h + len;
+    }
+    integers
+}
+
+/// Found by the property tests (tests/properties.rs): ring checks `dP` and `dQ` only when it
+/// signs, so a key damaged there loaded and then failed every call with "RSA signing failed".
+/// It is refused when it is loaded now.
+#[test]
+fn a_private_key_that_cannot_sign_is_refused_when_loaded() {
+    let pem = std::fs::read_to_string(fixture("merchant_pkcs1.pem")).unwrap();
+    let good = PemUtil::parse(&pem).unwrap().remove(0).der;
+    let integers = der_integers(&good);
+    assert_eq!(integers.len(), 9, "version, n, e, d, p, q, dP, dQ, qInv");
+    for damaged in [6, 7] {
+        let mut der = good.clone();
+        der[integers[damaged].end - 1] ^= 0x02;
+        let e = Rsa::from_private(&format!("private.pkcs1://{}", b64(&der))).unwrap_err();
+        assert!(
+            matches!(&e, KeyError::Malformed(why) if why.contains("cannot sign")),
+            "integer {damaged}: {e}"
+        );
+    }
+    Rsa::from_private(&format!("private.pkcs1://{}", b64(&good))).unwrap();
+}
