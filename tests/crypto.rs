@@ -741,9 +741,11 @@ fn a_private_key_that_cannot_sign_is_refused_when_loaded() {
     for damaged in [6, 7] {
         let mut der = good.clone();
         der[integers[damaged].end - 1] ^= 0x02;
+        // aws-lc-rs checks the whole key when it loads it; under ring the test signature does.
         let e = Rsa::from_private(&format!("private.pkcs1://{}", b64(&der))).unwrap_err();
         assert!(
-            matches!(&e, KeyError::Malformed(why) if why.contains("cannot sign")),
+            matches!(&e, KeyError::Malformed(why)
+                if why.contains("cannot sign") || wechatpay::crypto::BACKEND == "aws-lc-rs"),
             "integer {damaged}: {e}"
         );
     }

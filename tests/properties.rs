@@ -201,7 +201,7 @@ fn damaged_fixture() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config(128))]
+    #![proptest_config(config(1024))]
 
     #[test]
     fn path_variables_never_change_the_path(
@@ -256,7 +256,7 @@ proptest! {
 
 proptest! {
     // Each case signs with RSA at least once.
-    #![proptest_config(config(32))]
+    #![proptest_config(config(128))]
 
     #[test]
     fn a_signed_answer_verifies_exactly_when_fresh(
