@@ -166,7 +166,7 @@ fn a_value_cannot_join_the_text_around_it_into_a_dot_segment() {
         let e = wxpay.chain(template).build(Method::GET, &vars).unwrap_err();
         assert!(
             matches!(&e, wechatpay::Error::Request(wechatpay::error::RequestError::InvalidVariable { reason, .. })
-                if reason.contains("with the text around it")),
+                if reason.contains("the text around it")),
             "{template} <- {vars}: {e}"
         );
     }

@@ -178,8 +178,8 @@ fn refuse_joined_dot_segments(
                 return Err(RequestError::InvalidVariable {
                     name: (*name).to_string(),
                     reason: format!(
-                        "it makes the path segment `{segment}` with the text around it, which \
-                         a server may resolve as `.` or `..`"
+                        "would join the text around it into the path segment `{segment}`, \
+                         which a server may resolve as `.` or `..`"
                     ),
                 });
             }
