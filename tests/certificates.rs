@@ -866,3 +866,69 @@ fn a_layer_built_by_hand_refetches_again_after_its_interval() {
         "no interval: a second download"
     );
 }
+
+/// Caught by the certificate-listing invariant (tests/invariants/response.rs, shared with the
+/// `response` fuzz target): a decrypted certificate was read again as a key source, so a
+/// `PUBLIC KEY` block in front of the certificate became the key installed under the
+/// certificate's serial, and a listing signed with that other key passed the self-check.
+#[test]
+fn a_listed_certificate_is_installed_with_its_own_key() {
+    let certificate = read("tests/fixtures/platform_cert.pem");
+    let plaintext = format!("{}{certificate}", read("tests/fixtures/merchant_spki.pem"));
+    let now = 1_700_000_000;
+    let listing = |signer: &RsaPrivateKey| {
+        let (nonce, aad) = ("0123456789ab", "certificate");
+        let ciphertext = AesGcm::encrypt(
+            plaintext.as_bytes(),
+            demo::APIV3_KEY.as_bytes(),
+            nonce.as_bytes(),
+            aad.as_bytes(),
+        )
+        .unwrap();
+        let body = json!({"data": [{
+            "serial_no": FIXTURE_CERT_SERIAL,
+            "encrypt_certificate": {
+                "algorithm": "AEAD_AES_256_GCM",
+                "nonce": nonce,
+                "associated_data": aad,
+                "ciphertext": ciphertext,
+            },
+        }]})
+        .to_string();
+        let timestamp = now.to_string();
+        let signature = Rsa::sign(
+            &Formatter::response(&timestamp, "nonce", body.as_bytes()),
+            signer,
+        )
+        .unwrap();
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in [
+            ("Wechatpay-Timestamp", timestamp.as_str()),
+            ("Wechatpay-Nonce", "nonce"),
+            ("Wechatpay-Serial", FIXTURE_CERT_SERIAL),
+            ("Wechatpay-Signature", signature.as_str()),
+        ] {
+            headers.insert(name, value.parse().unwrap());
+        }
+        (headers, body)
+    };
+
+    // Signed with the key of the block in front: not the certificate's, so refused.
+    let merchant = Rsa::from_private(&read("tests/fixtures/merchant_pkcs1.pem")).unwrap();
+    let (headers, body) = listing(&merchant);
+    let err =
+        certificates::decode(&headers, body.as_bytes(), &apiv3(), now, 300, None).unwrap_err();
+    assert!(
+        matches!(err, Error::Verify(VerifyError::BadSignature)),
+        "{err:?}"
+    );
+
+    // Signed with the certificate's key: accepted, and installed with that key.
+    let (headers, body) = listing(&fixture_platform_key());
+    let decoded =
+        certificates::decode(&headers, body.as_bytes(), &apiv3(), now, 300, None).unwrap();
+    assert_eq!(
+        decoded[0].public_key(),
+        &Rsa::from_public(&certificate).unwrap()
+    );
+}

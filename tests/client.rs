@@ -664,6 +664,41 @@ fn build_assembles_without_sending() {
     );
 }
 
+/// Found by the `options` fuzz target: `http::Uri` parses `https://host/a#b?token=t` as `/a`,
+/// dropping the fragment and the query after it, so an absolute URL with a `#` was sent to a
+/// shorter path without its query (and the call's own `query` was lost the same way).
+#[test]
+fn an_absolute_url_with_a_fragment_is_refused() {
+    let wxpay = common::builder("https://api.mch.weixin.qq.com/")
+        .build()
+        .unwrap();
+    for (url, opts) in [
+        (
+            "https://api.mch.weixin.qq.com/&#x0;le?token=t",
+            json!({"query": {"tar_type": "GZIP"}}),
+        ),
+        (
+            "https://api.mch.weixin.qq.com/v3/billdownload/file#x",
+            json!({}),
+        ),
+    ] {
+        let err = wxpay.chain(url).build(Method::GET, &opts).unwrap_err();
+        assert!(
+            matches!(&err, Error::Request(RequestError::InvalidUri(why)) if why.contains("`#`")),
+            "{url}: {err:?}"
+        );
+    }
+    // Percent-encoded, it is part of the path.
+    let req = wxpay
+        .chain("https://api.mch.weixin.qq.com/v3/billdownload/a%23b?token=t")
+        .build(Method::GET, json!({"query": {"tar_type": "GZIP"}}))
+        .unwrap();
+    assert_eq!(
+        req.uri().path_and_query().unwrap().as_str(),
+        "/v3/billdownload/a%23b?token=t&tar_type=GZIP"
+    );
+}
+
 // -- unsigned downloads ------------------------------------------------------------------
 
 #[test]

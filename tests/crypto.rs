@@ -700,3 +700,118 @@ fn coupon_plugin_sign_flattens_with_indexes() {
         "58C8ACB2ED7B37CD57747746A8140AB95792EA173D59644D4382A06CD195E521"
     );
 }
+
+/// The value ranges of the INTEGERs in a DER `SEQUENCE` of INTEGERs (a PKCS#1
+/// `RSAPrivateKey`: version, n, e, d, p, q, dP, dQ, qInv).
+fn der_integers(der: &[u8]) -> Vec<std::ops::Range<usize>> {
+    // A tag, then a short length or 0x8N and N length bytes.
+    let header = |at: usize| -> (usize, usize) {
+        let first = usize::from(der[at + 1]);
+        if first < 0x80 {
+            (2, first)
+        } else {
+            let n = first - 0x80;
+            let len = der[at + 2..at + 2 + n]
+                .iter()
+                .fold(0, |acc, &b| acc << 8 | usize::from(b));
+            (2 + n, len)
+        }
+    };
+    let (sequence_header, _) = header(0);
+    let mut at = sequence_header;
+    let mut integers = Vec::new();
+    while at < der.len() {
+        assert_eq!(der[at], 0x02, "an INTEGER");
+        let (h, len) = header(at);
+        integers.push(at + h..at + h + len);
+        at += h + len;
+    }
+    integers
+}
+
+/// Found by the property tests (tests/properties.rs): ring checks `dP` and `dQ` only when it
+/// signs, so a key damaged there loaded and then failed every call with "RSA signing failed".
+/// It is refused when it is loaded now.
+#[test]
+fn a_private_key_that_cannot_sign_is_refused_when_loaded() {
+    let pem = std::fs::read_to_string(fixture("merchant_pkcs1.pem")).unwrap();
+    let good = PemUtil::parse(&pem).unwrap().remove(0).der;
+    let integers = der_integers(&good);
+    assert_eq!(integers.len(), 9, "version, n, e, d, p, q, dP, dQ, qInv");
+    for damaged in [6, 7] {
+        let mut der = good.clone();
+        der[integers[damaged].end - 1] ^= 0x02;
+        // aws-lc-rs checks the whole key when it loads it; under ring the test signature does.
+        let e = Rsa::from_private(&format!("private.pkcs1://{}", b64(&der))).unwrap_err();
+        assert!(
+            matches!(&e, KeyError::Malformed(why)
+                if why.contains("cannot sign") || wechatpay::crypto::BACKEND == "aws-lc-rs"),
+            "integer {damaged}: {e}"
+        );
+    }
+    Rsa::from_private(&format!("private.pkcs1://{}", b64(&good))).unwrap();
+}
+
+/// An encrypted key's DER says how costly its key derivation is. The `keys` fuzz target timed
+/// out on a key asking for 2^31 - 1 PBKDF2 iterations (tests/fuzz_regressions/keys/; about half
+/// an hour of work before the passphrase is even tried), and scrypt parameters could ask for
+/// more memory than exists, which aborts the process. Both are refused at once now.
+#[test]
+fn an_encrypted_key_asking_for_a_costly_derivation_is_refused_at_once() {
+    use pkcs8::der::Encode as _;
+    use pkcs8::pkcs5::pbes2::{self, Kdf, Pbkdf2Params, Pbkdf2Prf, ScryptParams};
+
+    let salt = [7u8; 8];
+    let iv = [9u8; 16];
+    let encrypted_key = |kdf: Kdf<'_>| {
+        let info = pkcs8::EncryptedPrivateKeyInfo {
+            encryption_algorithm: pkcs8::pkcs5::EncryptionScheme::Pbes2(pbes2::Parameters {
+                kdf,
+                encryption: pbes2::EncryptionScheme::Aes256Cbc { iv: &iv },
+            }),
+            encrypted_data: &[0u8; 32],
+        };
+        let der = info.to_der().unwrap();
+        format!(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\n{}\n-----END ENCRYPTED PRIVATE KEY-----\n",
+            b64(&der)
+        )
+    };
+    let pbkdf2 = |iteration_count| {
+        Kdf::Pbkdf2(Pbkdf2Params {
+            salt: &salt,
+            iteration_count,
+            key_length: None,
+            prf: Pbkdf2Prf::HmacWithSha256,
+        })
+    };
+    let scrypt = |cost_parameter, block_size, parallelization| {
+        Kdf::Scrypt(ScryptParams {
+            salt: &salt,
+            cost_parameter,
+            block_size,
+            parallelization,
+            key_length: None,
+        })
+    };
+    for (kdf, why) in [
+        (pbkdf2(i32::MAX as u32), "PBKDF2 iterations"),
+        (pbkdf2(10_000_001), "PBKDF2 iterations"),
+        (scrypt(1 << 40, 8, 1), "scrypt"),
+        (scrypt(1 << 16, 8, 1), "scrypt"),
+        (scrypt(1 << 14, 8, 64), "scrypt"),
+    ] {
+        let started = std::time::Instant::now();
+        let e = Rsa::from_private_with_passphrase(&encrypted_key(kdf), "wechatpay").unwrap_err();
+        assert!(
+            matches!(&e, KeyError::Malformed(m) if m.contains(why)),
+            "{why}: {e}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+    // Within the limits the passphrase is tried: these junk bytes do not decrypt.
+    for kdf in [pbkdf2(2048), scrypt(1 << 14, 8, 1)] {
+        let e = Rsa::from_private_with_passphrase(&encrypted_key(kdf), "wechatpay").unwrap_err();
+        assert!(matches!(e, KeyError::Passphrase(_)), "{e}");
+    }
+}

@@ -167,3 +167,50 @@ fn a_chain_cloned_out_of_the_index_outlives_the_client() {
         "/v3/pay"
     );
 }
+
+/// Found by the property tests (tests/properties.rs): a value can make a dot segment out of the
+/// template's own text, which the per-value rule does not see. A hop that normalises the path
+/// would route a call signed for `/v3/files/./b` to `/v3/files/b`.
+#[test]
+fn a_value_cannot_join_the_text_around_it_into_a_dot_segment() {
+    let wxpay = client();
+    for (template, vars) in [
+        ("v3/files/.{+x}", json!({"x": "/b"})),
+        ("v3/files/..{+x}", json!({"x": "/b"})),
+        ("v3/files/{+x}.", json!({"x": "b/"})),
+        ("v3/files/{+x}..", json!({"x": "b/"})),
+        ("v3/files/%2E{+x}", json!({"x": "/b"})),
+        ("v3/files/.{+x}", json!({"x": "%2Fb"})),
+    ] {
+        let e = wxpay.chain(template).build(Method::GET, &vars).unwrap_err();
+        assert!(
+            matches!(&e, wechatpay::Error::Request(wechatpay::error::RequestError::InvalidVariable { reason, .. })
+                if reason.contains("the text around it")),
+            "{template} <- {vars}: {e}"
+        );
+    }
+    // Values that are dots themselves are refused too, whichever rule sees them first.
+    for (template, vars) in [
+        ("v3/files/{x}{y}", json!({"x": ".", "y": "."})),
+        ("v3/files/.{x}", json!({"x": "."})),
+    ] {
+        let e = wxpay.chain(template).build(Method::GET, &vars).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                wechatpay::Error::Request(wechatpay::error::RequestError::InvalidVariable { .. })
+            ),
+            "{template} <- {vars}: {e}"
+        );
+    }
+    // Dots that stay inside a segment, and the template's own dot segments, are left alone.
+    for (template, vars, path) in [
+        ("v3/files/.{+x}", json!({"x": "b"}), "/v3/files/.b"),
+        ("v3/files/{x}.", json!({"x": "a"}), "/v3/files/a."),
+        ("v3/files/./{x}", json!({"x": "b"}), "/v3/files/./b"),
+        ("v3/files/{+x}/..", json!({"x": "a"}), "/v3/files/a/.."),
+    ] {
+        let request = wxpay.chain(template).build(Method::GET, &vars).unwrap();
+        assert_eq!(request.uri().path(), path, "{template} <- {vars}");
+    }
+}

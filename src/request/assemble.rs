@@ -290,6 +290,14 @@ fn absolute_url(text: &str) -> Option<&str> {
 /// WeChat Pay host over https. Anything else is refused: the call's signature would go to a
 /// host the caller did not configure.
 fn follow(url: &str, base: &BaseUri, opts: &RequestOptions) -> Result<http::Uri, RequestError> {
+    // `http::Uri` drops a fragment without a word, and whatever follows the `#` with it (a
+    // query, the rest of the path): the call would go somewhere other than the URL given.
+    if url.contains('#') {
+        return Err(RequestError::InvalidUri(format!(
+            "`{url}` has a `#`, which would cut the URL short (a fragment is never sent); \
+             percent-encode it as %23 if it belongs to the path"
+        )));
+    }
     let parsed: http::Uri = url
         .parse()
         .map_err(|e| RequestError::InvalidUri(format!("`{url}`: {e}")))?;

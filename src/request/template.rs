@@ -101,6 +101,7 @@ pub(crate) fn expand_path(
     out: &mut String,
 ) -> Result<(), RequestError> {
     let mut rest = template;
+    let mut expansions = Vec::new();
     while let Some(open) = rest.find('{') {
         encode_into(out, &rest[..open], is_path_char, true);
         let after = &rest[open + 1..];
@@ -143,7 +144,9 @@ pub(crate) fn expand_path(
                 ),
             });
         }
+        let start = out.len();
         out.push_str(&expanded);
+        expansions.push((start..out.len(), name));
         rest = &after[close + 1..];
     }
     if rest.contains('}') {
@@ -152,6 +155,45 @@ pub(crate) fn expand_path(
         )));
     }
     encode_into(out, rest, is_path_char, true);
+    refuse_joined_dot_segments(out, &expansions)
+}
+
+/// Refuses a `.` or `..` segment that a value makes together with the text around it: `.{+x}`
+/// with `/b` gives `./b`, and `{x}{y}` with `.` and `.` gives `%2E%2E`. The rule above sees
+/// one value at a time; a segment made of one value alone is its business. Percent-encoded
+/// dots count, since RFC 3986 (§2.3, §6.2.2.2) makes `%2E` the same as `.` and a hop that
+/// normalises the path resolves it; so does a `%2F` a hop may decode.
+fn refuse_joined_dot_segments(
+    path: &str,
+    expansions: &[(std::ops::Range<usize>, &str)],
+) -> Result<(), RequestError> {
+    let mut start = 0;
+    for segment in path.split('/') {
+        let end = start + segment.len();
+        // The `/` on either side of a segment may be a value's own, so a value touching either
+        // delimiter helps make the segment.
+        let joined_by = expansions.iter().find(|(value, _)| {
+            let touches = value.start <= end && start <= value.end;
+            let alone = value.start <= start && end <= value.end;
+            touches && !alone
+        });
+        if let Some((_, name)) = joined_by {
+            let decoded = segment
+                .to_ascii_lowercase()
+                .replace("%2e", ".")
+                .replace("%2f", "/");
+            if decoded.split('/').any(|s| s == "." || s == "..") {
+                return Err(RequestError::InvalidVariable {
+                    name: (*name).to_string(),
+                    reason: format!(
+                        "would join the text around it into the path segment `{segment}`, \
+                         which a server may resolve as `.` or `..`"
+                    ),
+                });
+            }
+        }
+        start = end + 1;
+    }
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use http::HeaderMap;
 use serde::Deserialize;
 
-use crate::crypto::{unix_seconds, AesGcm, ApiV3Key, CertificateInfo, PemUtil, Rsa, RsaPublicKey};
+use crate::crypto::{unix_seconds, AesGcm, ApiV3Key, CertificateInfo, PemUtil, RsaPublicKey};
 use crate::error::{Error, KeyError, Result, VerifyError};
 use crate::trust::platform_keys::PlatformKeys;
 use crate::trust::verify::verify_response;
@@ -203,7 +203,16 @@ fn open_entry(entry: Entry, apiv3_key: &ApiV3Key) -> Result<PlatformCertificate>
             info.serial
         )));
     }
-    let public_key = Rsa::from_public(&pem)?;
+    // The key is the one inside the certificate just checked. The decrypted text is not read
+    // again as a key source: another PEM block before the certificate (a `PUBLIC KEY`) would
+    // otherwise be installed under the certificate's serial, and a `file://` prefix would be
+    // followed to a local file.
+    if info.rsa_public_key.is_empty() {
+        return Err(Error::Key(KeyError::WrongKind(format!(
+            "platform certificate `{listed}` does not hold an RSA key"
+        ))));
+    }
+    let public_key = RsaPublicKey::from_pkcs1_der(&info.rsa_public_key)?;
     Ok(PlatformCertificate {
         info,
         public_key,

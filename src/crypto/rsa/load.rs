@@ -128,10 +128,61 @@ fn decrypt_pkcs8(der: &[u8], passphrase: Option<&str>) -> Result<PrivateDer, Key
     })?;
     let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der)
         .map_err(|e| KeyError::Malformed(format!("encrypted PKCS#8: {e}")))?;
+    refuse_costly_key_derivation(&info)?;
     let plain = info
         .decrypt(passphrase)
         .map_err(|_| KeyError::Passphrase("wrong passphrase or unsupported cipher".into()))?;
     pkcs8_key(plain.as_bytes().to_vec())
+}
+
+/// RFC 8018 §4.2: "an iteration count of 10,000,000 may be appropriate" for especially critical
+/// keys. openssl writes 2048.
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+/// OpenSSL's own limit on scrypt's memory (`SCRYPT_MAX_MEM`, 32 MiB), which openssl's
+/// `-scrypt` default (N = 16384, r = 8, p = 1: 16 MiB) fits.
+const MAX_SCRYPT_BYTES: u64 = 32 * 1024 * 1024;
+/// scrypt's work grows with N·r·p; this is 32 times openssl's default.
+const MAX_SCRYPT_WORK: u64 = 1 << 22;
+
+/// Refuses key-derivation parameters that would take minutes or gigabytes before the
+/// passphrase is even tried: the encrypted key's own DER says how costly its derivation is,
+/// so a damaged or hostile file could otherwise hang the process (2^31 PBKDF2 iterations) or
+/// abort it on an allocation it cannot make (scrypt with N = 2^40).
+fn refuse_costly_key_derivation(info: &pkcs8::EncryptedPrivateKeyInfo<'_>) -> Result<(), KeyError> {
+    use pkcs8::pkcs5::{pbes2::Kdf, EncryptionScheme};
+    let EncryptionScheme::Pbes2(params) = &info.encryption_algorithm else {
+        return Ok(());
+    };
+    match &params.kdf {
+        Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ITERATIONS => {
+            Err(KeyError::Malformed(format!(
+                "encrypted PKCS#8 asks for {} PBKDF2 iterations, over the {MAX_PBKDF2_ITERATIONS} \
+                 accepted",
+                p.iteration_count
+            )))
+        }
+        Kdf::Scrypt(p) => {
+            let (n, r, parallel) = (
+                p.cost_parameter,
+                u64::from(p.block_size),
+                u64::from(p.parallelization),
+            );
+            let bytes = n
+                .saturating_add(parallel)
+                .saturating_mul(r)
+                .saturating_mul(128);
+            let work = n.saturating_mul(r).saturating_mul(parallel);
+            if bytes > MAX_SCRYPT_BYTES || work > MAX_SCRYPT_WORK {
+                return Err(KeyError::Malformed(format!(
+                    "encrypted PKCS#8 asks for scrypt with N = {n}, r = {r}, p = {parallel}, over \
+                     the {} MiB and N·r·p of {MAX_SCRYPT_WORK} accepted",
+                    MAX_SCRYPT_BYTES >> 20
+                )));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 pub(super) fn load_public(source: &str) -> Result<RsaPublicKey, KeyError> {

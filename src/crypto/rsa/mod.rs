@@ -294,11 +294,23 @@ impl RsaPrivateKey {
             PrivateDer::Pkcs1(der) => RsaKeyPair::from_der(der)
                 .map_err(|e| KeyError::Malformed(format!("PKCS#1 RSA private key: {e}")))?,
         };
-        Ok(Self {
+        let key = Self {
             pair: Arc::new(pair),
             #[cfg(not(feature = "aws-lc-rs"))]
             der: Arc::new(der),
-        })
+        };
+        // ring checks `dP`, `dQ` against `d`, `e` and `n` only when it signs (its
+        // `RsaKeyPair::from_components` docs suggest a signature as the preemptive check): a key
+        // damaged there would load and then fail every call. Sign once, so such a key is
+        // refused where it is configured.
+        key.sign(b"wechatpay private key check").map_err(|_| {
+            KeyError::Malformed(
+                "the RSA private key cannot sign: its CRT values do not match the rest of the \
+                 key; export it again"
+                    .into(),
+            )
+        })?;
+        Ok(key)
     }
 
     /// Signs `message` with SHA256withRSA (PKCS#1 v1.5); returns the raw signature bytes.
