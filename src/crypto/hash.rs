@@ -38,20 +38,9 @@ impl fmt::Display for HashAlgorithm {
 }
 
 /// The `sign_type` text is neither `MD5` nor `HMAC-SHA256`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown sign_type `{0}` (expected MD5 or HMAC-SHA256)")]
 pub struct UnknownHashAlgorithm(pub String);
-
-impl fmt::Display for UnknownHashAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown sign_type `{}` (expected MD5 or HMAC-SHA256)",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for UnknownHashAlgorithm {}
 
 impl FromStr for HashAlgorithm {
     type Err = UnknownHashAlgorithm;

@@ -57,3 +57,12 @@ pub(crate) fn fill_random(buf: &mut [u8]) {
         .fill(buf)
         .expect("the operating system's random source is unavailable");
 }
+
+/// Test vectors are written in hex.
+#[cfg(test)]
+pub(crate) fn hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("a hex test vector"))
+        .collect()
+}

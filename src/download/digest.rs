@@ -50,20 +50,9 @@ impl fmt::Display for HashType {
 }
 
 /// `hash_type` names no digest this crate computes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown hash_type `{0}` (expected SHA1 or SHA256)")]
 pub struct UnknownHashType(pub String);
-
-impl fmt::Display for UnknownHashType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown hash_type `{}` (expected SHA1 or SHA256)",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for UnknownHashType {}
 
 impl FromStr for HashType {
     type Err = UnknownHashType;

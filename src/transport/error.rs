@@ -9,7 +9,6 @@
 //! error's type and where it was raised, never from its text: a retry needs to know whether
 //! the request can have reached the server.
 
-use std::fmt;
 
 use crate::error::{Error, TimeoutStage};
 
@@ -29,7 +28,8 @@ pub(crate) enum FailedAt {
 }
 
 /// A failed exchange with a host, described for a reader.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{what}")]
 pub(crate) struct TransportError {
     what: String,
     at: FailedAt,
@@ -59,19 +59,6 @@ impl TransportError {
     }
 }
 
-impl fmt::Display for TransportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.what)
-    }
-}
-
-impl std::error::Error for TransportError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
-    }
-}
 
 impl From<TransportError> for Error {
     fn from(e: TransportError) -> Self {

@@ -33,16 +33,9 @@ pub struct RequestFields {
 }
 
 /// The `xml` option is not a JSON object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("APIv2 fields must be a JSON object, not {0}")]
 pub struct NotAnObject(pub &'static str);
-
-impl std::fmt::Display for NotAnObject {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "APIv2 fields must be a JSON object, not {}", self.0)
-    }
-}
-
-impl std::error::Error for NotAnObject {}
 
 impl RequestFields {
     /// Fields from pairs of text.

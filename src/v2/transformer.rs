@@ -6,13 +6,13 @@
 //! The input itself is capped at [`Transformer::MAX_INPUT_BYTES`] before parsing starts.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
 /// Why an XML body was refused. The text names the problem, never the body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct XmlError(String);
 
 impl XmlError {
@@ -21,13 +21,6 @@ impl XmlError {
     }
 }
 
-impl fmt::Display for XmlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for XmlError {}
 
 impl From<XmlError> for crate::Error {
     fn from(e: XmlError) -> Self {

@@ -144,12 +144,7 @@ mod rust_crypto {
 mod tests {
     use super::*;
 
-    fn hex(text: &str) -> Vec<u8> {
-        (0..text.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::crypto::hex;
 
     /// NIST SP 800-38A, F.1.5 and F.1.6 (ECB-AES256), all four blocks in one call.
     #[test]

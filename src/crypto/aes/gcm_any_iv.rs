@@ -155,12 +155,7 @@ fn counter_blocks(j0: &[u8; BLOCK], count: usize) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn hex(text: &str) -> Vec<u8> {
-        (0..text.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::crypto::hex;
 
     const KEY: &[u8; KEY_LEN] = b"0123456789abcdef0123456789abcdef";
 
