@@ -9,7 +9,6 @@
 //! error's type and where it was raised, never from its text: a retry needs to know whether
 //! the request can have reached the server.
 
-
 use crate::error::{Error, TimeoutStage};
 
 /// How far an exchange had got when it failed. A request that never left can be sent again
@@ -58,7 +57,6 @@ impl TransportError {
         }
     }
 }
-
 
 impl From<TransportError> for Error {
     fn from(e: TransportError) -> Self {

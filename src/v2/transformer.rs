@@ -21,7 +21,6 @@ impl XmlError {
     }
 }
 
-
 impl From<XmlError> for crate::Error {
     fn from(e: XmlError) -> Self {
         crate::Error::Decode(format!("APIv2 XML: {e}"))
