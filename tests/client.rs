@@ -821,3 +821,95 @@ fn all_six_styles_get_verified_200_202_and_204() {
             == "/v3/marketing/membercard-open/cards/pbLatjvWOibDc5-TBnbUk1pD12o0/codes/478515832665/unavailable"));
     }
 }
+
+// -- a new user's mistakes, caught before anything is sent -----------------------------------
+
+/// An option key that is neither an option nor a placeholder of the path is refused by name,
+/// with the closest known name, on both doors; the server sees nothing.
+#[test]
+fn a_mistyped_option_key_is_refused_naming_it_and_nothing_is_sent() {
+    let server = TestServer::start();
+    let wxpay = server.client();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let template = "v3/marketing/membercard-open/cards/{card_id}/codes/{code}/unavailable";
+    for (opts, key, suggestion) in [
+        (
+            json!({"card_id": "c", "code": "1", "jsom": {"reason": "r"}}),
+            "jsom",
+            Some("json"),
+        ),
+        (
+            json!({"card-id": "c", "code": "1"}),
+            "card-id",
+            Some("card_id"),
+        ),
+        (
+            json!({"card_id": "c", "code": "1", "zzzzzz": 1}),
+            "zzzzzz",
+            None,
+        ),
+    ] {
+        let chain = wxpay.chain(template);
+        let blocking = chain.post(&opts).unwrap_err();
+        let via_async = rt.block_on(chain.post_async(&opts)).unwrap_err();
+        for err in [blocking, via_async] {
+            match &err {
+                Error::Request(RequestError::UnknownOption {
+                    key: k,
+                    suggestion: s,
+                    ..
+                }) => {
+                    assert_eq!(k, key);
+                    assert_eq!(s.as_deref(), suggestion);
+                }
+                other => panic!("expected UnknownOption for {key}, got {other:?}"),
+            }
+            let text = err.to_string();
+            assert!(text.contains(&format!("`{key}`")), "{text}");
+            if let Some(s) = suggestion {
+                assert!(text.ends_with(&format!("did you mean `{s}`?")), "{text}");
+            }
+        }
+    }
+    // `json` that is neither an object nor an array is refused too.
+    let err = wxpay
+        .chain("v3/x")
+        .post(json!({"json": "reason=r"}))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Request(RequestError::InvalidOption(why)) if why.contains("`json` must be an object or an array, not a string")),
+        "{err}"
+    );
+    assert!(server.seen().is_empty(), "{:?}", server.seen());
+}
+
+/// An absolute URL (a bill's `download_url`) on the client's own origin is sent exactly as
+/// given; one on another host is refused before anything is sent, never glued onto the base.
+#[test]
+fn an_absolute_url_is_followed_on_the_base_origin_and_refused_elsewhere() {
+    let server = TestServer::start();
+    let wxpay = server.client();
+    let url = format!(
+        "{}v3/billdownload/file?token=6XIv5TUPto7pByrTZKsB%2FA&tartype=gzip",
+        server.base_uri()
+    );
+    wxpay.chain(&url).get(()).unwrap();
+    assert_eq!(
+        server.last().path_and_query,
+        "/v3/billdownload/file?token=6XIv5TUPto7pByrTZKsB%2FA&tartype=gzip"
+    );
+    assert!(server.last().signature_ok);
+
+    let elsewhere = "https://evil.example/v3/billdownload/file?token=t";
+    let before = server.seen().len();
+    let err = wxpay.chain(elsewhere).get(()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Request(RequestError::InvalidUri(why)) if why.contains(elsewhere)),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("neither on the client's base uri"),
+        "{err}"
+    );
+    assert_eq!(server.seen().len(), before, "nothing was sent");
+}
