@@ -31,12 +31,14 @@ pub fn fixture_url(name: &str) -> String {
     format!("file://{}", fixture(name))
 }
 
-/// Whether the openssl command line, the independent peer of the interop tests, is installed.
+/// Whether the openssl command line, the independent peer of the interop tests, is installed;
+/// on CI (`CI=true`) its absence fails the test instead (see [`present_or_skip`]).
 pub fn openssl_available() -> bool {
-    Command::new("openssl")
+    let installed = Command::new("openssl")
         .arg("version")
         .output()
-        .is_ok_and(|o| o.status.success())
+        .is_ok_and(|o| o.status.success());
+    present_or_skip(installed, "the openssl command")
 }
 
 /// The stdout of the openssl command line run with `args`, which must succeed.
