@@ -279,6 +279,11 @@ fn check_path_shape(
     let mut added_segments = 0;
     let path_part = chain.path().split('?').next().unwrap_or_default();
     for name in &placeholders {
+        // A key that names an option is that option, even where the template has a
+        // placeholder of the same name (found by the `template` target with `{base_uri}`).
+        if OPTION_KEYS.contains(name) {
+            continue;
+        }
         if let Some(value) = plain.get_mut(*name) {
             let slashes = scalar_text(value).map_or(0, |t| t.matches('/').count());
             added_segments += slashes * path_part.matches(&format!("{{+{name}}}")).count();
@@ -304,6 +309,25 @@ fn check_path_shape(
         "{story}: a variable changed the query"
     );
 }
+
+/// The top-level option keys (`src/request/options.rs`, `OPTION_KEYS`): in a JSON map they
+/// are options, never path variables.
+const OPTION_KEYS: &[&str] = &[
+    "json",
+    "query",
+    "headers",
+    "body",
+    "base_uri",
+    "timeout",
+    "response_timeout",
+    "read_timeout",
+    "http_errors",
+    "xml",
+    "nonceless",
+    "security",
+    "retry",
+    "idempotent",
+];
 
 fn segments(path: &str) -> usize {
     path.split('/').count()
