@@ -322,14 +322,17 @@ fn blocking_calls_work_inside_spawn_blocking_and_after_a_runtime_is_dropped() {
     // An async call made on that runtime, then the runtime is dropped.
     let r = rt.block_on(wxpay.chain("v3/b").get_async(())).unwrap();
     assert_eq!(r.status(), 200);
-    let port_before_drop = server.last().remote.port();
+    // The two calls may have used two connections (the first one's can still be on its way
+    // back to the pool when the second starts); either may serve the next call.
+    let ports_before_drop: Vec<u16> = server.seen().iter().map(|s| s.remote.port()).collect();
     drop(rt);
 
     assert_eq!(wxpay.chain("v3/c/204").delete(()).unwrap().status(), 204);
-    assert_eq!(
-        server.last().remote.port(),
-        port_before_drop,
-        "the pooled connection outlived the runtime the call was made from"
+    let port = server.last().remote.port();
+    assert!(
+        ports_before_drop.contains(&port),
+        "no pooled connection outlived the runtime the calls were made from: \
+         {port} is not one of {ports_before_drop:?}"
     );
     let from_thread = wxpay.clone();
     std::thread::spawn(move || from_thread.chain("v3/d/202").patch(()).unwrap().status())

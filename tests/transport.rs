@@ -256,12 +256,19 @@ fn http1_only_async_calls_outlive_the_runtime_they_were_made_on() {
         statuses
     });
     assert_eq!(statuses, [200; 4]);
-    let port = server.last().remote.port();
+    // A finished call's connection may still be on its way back to the pool when the next
+    // call starts, so the four calls can use more than one connection; any of them will do.
+    let before = remote_ports(&server);
     drop(rt);
     let again = tokio::runtime::Runtime::new().unwrap();
     let after = again.block_on(wxpay.chain("v3/after").get_async(()));
     assert_eq!(after.unwrap().status(), 200);
-    assert_eq!(server.last().remote.port(), port);
+    let port = server.last().remote.port();
+    assert!(
+        before.contains(&port),
+        "the call after the first runtime was dropped opened a new connection ({port}), \
+         none of {before:?} survived"
+    );
 }
 
 /// A raw HTTP/1.1 server that answers one request per connection with a signed `{}` and then
