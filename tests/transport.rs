@@ -40,7 +40,7 @@ fn an_untrusted_certificate_is_a_transport_error_that_says_so() {
 /// been read; a call made before that task ran opens a connection of its own. Tests of reuse
 /// give it the moment a caller making calls one after another would normally leave it.
 fn settle() {
-    std::thread::sleep(Duration::from_millis(20));
+    std::thread::sleep(Duration::from_millis(50));
 }
 
 #[test]
