@@ -185,6 +185,33 @@ fn headers_with_cr_lf_or_nul_are_refused_before_sending() {
 // -- base URIs --------------------------------------------------------------------------------
 
 #[test]
+fn a_base_uri_with_a_query_or_a_fragment_is_refused_at_build_and_per_call() {
+    let server = TestServer::start();
+    let wxpay = server.client();
+    // Each on its own: a query would be sent with every call, and `http::Uri` drops a fragment
+    // without a word.
+    for base in [
+        format!("{}?sub_mchid=1", server.base_uri()),
+        format!("{}#v3", server.base_uri()),
+    ] {
+        let e = common::builder(&base).build().unwrap_err();
+        assert!(
+            matches!(&e, Error::Config(c) if c.problems()[0].contains("must not have a query or fragment")),
+            "{base}: {e:?}"
+        );
+        let e = wxpay
+            .chain("v3/x")
+            .get(json!({ "base_uri": base }))
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Request(RequestError::InvalidUri(m)) if m.contains(&base)),
+            "{base}: {e:?}"
+        );
+    }
+    assert!(server.seen().is_empty());
+}
+
+#[test]
 fn a_base_uri_with_credentials_or_another_scheme_is_refused_at_build_and_per_call() {
     let server = TestServer::start();
     let wxpay = server.client();
