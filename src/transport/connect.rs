@@ -8,11 +8,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::rt::TokioIo;
 use tower_service::Service;
 
@@ -23,6 +24,34 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) struct Connector {
     inner: HttpsConnector<HttpConnector>,
     limit: Duration,
+    tls_failures: TlsFailures,
+}
+
+/// The last TLS alert read on any of one connector's connections, in plain words.
+///
+/// Under TLS 1.3 a server refuses a client certificate with an alert sent after the handshake.
+/// When the alert arrives before the connection carries the call's request, the connection's
+/// task dies of it and the call is told only that the connection "was not ready"; this note
+/// lets the call say what the server said. A refused certificate is a property of the client,
+/// not of one connection, so the last failure of any of its connections is the right one.
+#[derive(Clone, Default)]
+pub(crate) struct TlsFailures(Arc<Mutex<Option<String>>>);
+
+impl TlsFailures {
+    pub(crate) fn last(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn note(&self, e: &std::io::Error) {
+        let alert = e
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+            .filter(|e| matches!(e, rustls::Error::AlertReceived(_)));
+        if let Some(alert) = alert {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(super::error::describe_tls(alert));
+        }
+    }
 }
 
 impl Connector {
@@ -40,12 +69,21 @@ impl Connector {
         } else {
             https.wrap_connector(http)
         };
-        Self { inner, limit }
+        Self {
+            inner,
+            limit,
+            tls_failures: TlsFailures::default(),
+        }
+    }
+
+    /// Where this connector's connections note TLS failures.
+    pub(crate) fn tls_failures(&self) -> TlsFailures {
+        self.tls_failures.clone()
     }
 }
 
 impl Service<http::Uri> for Connector {
-    type Response = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
+    type Response = NotingStream;
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
 
@@ -56,14 +94,74 @@ impl Service<http::Uri> for Connector {
     fn call(&mut self, uri: http::Uri) -> Self::Future {
         let connecting = self.inner.call(uri);
         let limit = self.limit;
+        let tls_failures = self.tls_failures.clone();
         Box::pin(async move {
             match tokio::time::timeout(limit, connecting).await {
-                Ok(connected) => connected,
+                Ok(connected) => connected.map(|inner| NotingStream {
+                    inner,
+                    tls_failures,
+                }),
                 Err(_) => Err(Box::new(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     "connect timeout",
                 )) as BoxError),
             }
         })
+    }
+}
+
+/// A connection that notes the TLS alerts it reads in its connector's [`TlsFailures`].
+pub(crate) struct NotingStream {
+    inner: MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>,
+    tls_failures: TlsFailures,
+}
+
+impl hyper::rt::Read for NotingStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let read = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Err(e)) = &read {
+            self.tls_failures.note(e);
+        }
+        read
+    }
+}
+
+impl hyper::rt::Write for NotingStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+}
+
+impl Connection for NotingStream {
+    fn connected(&self) -> Connected {
+        self.inner.connected()
     }
 }

@@ -73,6 +73,8 @@ struct Causes {
     dns: bool,
     connect: bool,
     incomplete: bool,
+    /// The connection closed before it could carry the request (hyper's "canceled").
+    canceled: bool,
     tls: Option<String>,
     innermost: String,
 }
@@ -120,6 +122,7 @@ impl Causes {
         }
         if let Some(hyper) = err.downcast_ref::<hyper::Error>() {
             self.incomplete |= hyper.is_incomplete_message();
+            self.canceled |= hyper.is_canceled();
         }
         // hyper-util names a failed lookup only in its text.
         self.dns |= err.to_string() == "dns error";
@@ -130,7 +133,7 @@ impl Causes {
 /// A TLS failure in plain words. The certificate alerts a server sends are about the
 /// certificate the client presented (problems with the server's own certificate are found by
 /// the client, and are not alerts): say so, since the fix is on the client's side.
-fn describe_tls(e: &rustls::Error) -> String {
+pub(super) fn describe_tls(e: &rustls::Error) -> String {
     use rustls::AlertDescription as A;
     match e {
         rustls::Error::AlertReceived(
@@ -163,12 +166,20 @@ pub(crate) fn classify(
 }
 
 /// [`classify`] for a failure while waiting for an answer's headers: what is not a connect
-/// failure is [`FailedAt::BeforeAnswer`].
+/// failure is [`FailedAt::BeforeAnswer`]. `last_tls_alert` is what the server last said on
+/// another of the pool's connections ([`super::connect::TlsFailures`]): it names the cause of a
+/// connection that died before it carried the request.
 pub(crate) fn classify_unanswered(
     host: &str,
     e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    last_tls_alert: Option<String>,
 ) -> Error {
-    classify_at(host, e.into(), FailedAt::BeforeAnswer)
+    let e = e.into();
+    let mut causes = read_causes(e.as_ref());
+    if causes.canceled && causes.tls.is_none() {
+        causes.tls = last_tls_alert;
+    }
+    describe(host, causes, e, FailedAt::BeforeAnswer)
 }
 
 fn classify_at(
@@ -176,7 +187,15 @@ fn classify_at(
     e: Box<dyn std::error::Error + Send + Sync>,
     otherwise: FailedAt,
 ) -> Error {
-    let causes = read_causes(e.as_ref());
+    describe(host, read_causes(e.as_ref()), e, otherwise)
+}
+
+fn describe(
+    host: &str,
+    causes: Causes,
+    e: Box<dyn std::error::Error + Send + Sync>,
+    otherwise: FailedAt,
+) -> Error {
     if causes.connect && causes.timed_out {
         return Error::Timeout(TimeoutStage::Connect);
     }

@@ -110,8 +110,9 @@ type Pool = hyper_util::client::legacy::Client<connect::Connector, Full<Bytes>>;
 /// Sends requests over a shared connection pool.
 pub(crate) struct Transport {
     plain: Pool,
-    /// The pool of connections that present the merchant certificate, when one is configured.
-    mutual: Option<Pool>,
+    /// The pool of connections that present the merchant certificate, when one is configured,
+    /// and the alerts its servers sent.
+    mutual: Option<(Pool, connect::TlsFailures)>,
     config: TransportConfig,
 }
 
@@ -158,11 +159,22 @@ impl Transport {
                 // HTTP/1.1 only: under TLS 1.3 a server refuses a client certificate with an
                 // alert sent after the handshake, which an HTTP/2 connection's task swallows
                 // (the call sees only "channel closed"); over HTTP/1.1 the alert reaches the
-                // call, whose error can then say the certificate was refused.
-                Some(Self::pool(tls, &config, false)?)
+                // call, whose error can then say the certificate was refused. When it arrives
+                // before the request is written, the connection's task dies of it, and the
+                // call reads it from the pool's `TlsFailures`.
+                let connector = connect::Connector::new(tls, false, config.connect_timeout);
+                let refusals = connector.tls_failures();
+                Some((Self::pool(connector, &config)?, refusals))
             }
         };
-        let plain = Self::pool(tls.with_no_client_auth(), &config, config.http2)?;
+        let plain = Self::pool(
+            connect::Connector::new(
+                tls.with_no_client_auth(),
+                config.http2,
+                config.connect_timeout,
+            ),
+            &config,
+        )?;
         Ok(Arc::new(Self {
             plain,
             mutual,
@@ -170,13 +182,13 @@ impl Transport {
         }))
     }
 
-    fn pool(tls: rustls::ClientConfig, config: &TransportConfig, http2: bool) -> Result<Pool> {
+    fn pool(connector: connect::Connector, config: &TransportConfig) -> Result<Pool> {
         let executor = runtime::Executor(runtime::handle()?);
         Ok(hyper_util::client::legacy::Client::builder(executor)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(config.pool_idle_timeout)
-            .build(connect::Connector::new(tls, http2, config.connect_timeout)))
+            .build(connector))
     }
 
     pub(crate) fn config(&self) -> &TransportConfig {
@@ -194,9 +206,9 @@ impl Transport {
             .and_then(|i| i.read_timeout)
             .or(self.config.read_timeout);
         let stream = req.extensions().get::<StreamResponse>().is_some();
-        let pool = match (req.extensions().get::<MutualTls>(), &self.mutual) {
-            (None, _) => &self.plain,
-            (Some(_), Some(mutual)) => mutual,
+        let (pool, tls_failures) = match (req.extensions().get::<MutualTls>(), &self.mutual) {
+            (None, _) => (&self.plain, None),
+            (Some(_), Some((mutual, tls_failures))) => (mutual, Some(tls_failures)),
             (Some(_), None) => {
                 return Err(Error::Config(ConfigError::one(
                     "this call asks for mutual TLS (`security`), which needs the merchant API \
@@ -226,7 +238,7 @@ impl Transport {
                 }
             }
         }
-        .map_err(|e| classify_unanswered(&host, e))?;
+        .map_err(|e| classify_unanswered(&host, e, tls_failures.and_then(|n| n.last())))?;
         let (parts, body) = response.into_parts();
         let body = BodyStream::new(body, read_timeout, host);
         if stream {
