@@ -514,6 +514,72 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn each_typed_option_sets_what_its_json_key_sets() {
+        let pairs = [
+            (
+                json!({"card_id": "c"}),
+                RequestOptions::new().var("card_id", "c"),
+            ),
+            (
+                json!({"json": {"a": 1}}),
+                RequestOptions::new().json(json!({"a": 1})),
+            ),
+            (
+                json!({"query": {"q": "1"}}),
+                RequestOptions::new().query("q", "1"),
+            ),
+            (
+                json!({"headers": {"X-T": "t"}}),
+                RequestOptions::new().header("X-T", "t"),
+            ),
+            (json!({"body": "raw"}), RequestOptions::new().body("raw")),
+            (
+                json!({"base_uri": "https://h/"}),
+                RequestOptions::new().base_uri("https://h/"),
+            ),
+            (
+                json!({"timeout": 2.5}),
+                RequestOptions::new().timeout(Duration::from_millis(2500)),
+            ),
+            (
+                json!({"response_timeout": 1}),
+                RequestOptions::new().response_timeout(Duration::from_secs(1)),
+            ),
+            (
+                json!({"read_timeout": 3}),
+                RequestOptions::new().read_timeout(Duration::from_secs(3)),
+            ),
+            (
+                json!({"http_errors": false}),
+                RequestOptions::new().http_errors(false),
+            ),
+            (
+                json!({"xml": {"a": "1"}}),
+                RequestOptions::new().xml(json!({"a": "1"})),
+            ),
+            (
+                json!({"nonceless": true}),
+                RequestOptions::new().nonceless(true),
+            ),
+            (
+                json!({"security": true}),
+                RequestOptions::new().security(true),
+            ),
+            (json!({"retry": false}), RequestOptions::new().retry(false)),
+            (
+                json!({"idempotent": true}),
+                RequestOptions::new().idempotent(true),
+            ),
+        ];
+        let untouched = format!("{:?}", RequestOptions::new());
+        for (value, typed) in pairs {
+            let from_json = format!("{:?}", RequestOptions::from_value(value.clone()).unwrap());
+            assert_ne!(from_json, untouched, "{value} changed nothing");
+            assert_eq!(format!("{typed:?}"), from_json, "{value}");
+        }
+    }
+
+    #[test]
     fn keys_split_into_options_and_variables() {
         let o = RequestOptions::from_value(json!({
             "card_id": "c", "json": {"a": 1}, "query": {"limit": 10, "x": null, "t": true},
