@@ -514,6 +514,20 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn a_suggestion_allows_one_edit_per_three_characters_from_one_to_three() {
+        let near = |key| closest(key, OPTION_KEYS.iter().copied());
+        // Three characters allow one edit: `query` is two away from `qry`.
+        assert_eq!(near("qry"), None);
+        assert_eq!(near("jsn"), Some("json"));
+        // Six allow two.
+        assert_eq!(near("hedaer"), Some("headers"));
+        // Case and `-` / `_` cost nothing.
+        assert_eq!(near("HTTP-ERRORS"), Some("http_errors"));
+        // Never more than three, however long the key.
+        assert_eq!(near("response_timeout_xxxx"), None);
+    }
+
+    #[test]
     fn each_typed_option_sets_what_its_json_key_sets() {
         let pairs = [
             (
