@@ -694,6 +694,22 @@ mod tests {
             e.to_string().contains("`nonceless` must be a boolean"),
             "{e}"
         );
+        for key in ["retry", "idempotent"] {
+            let e = RequestOptions::from_value(json!({ key: "no" })).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains(&format!("`{key}` must be a boolean, not a string")),
+                "{e}"
+            );
+        }
+        // A limit is under a billion seconds (about 31 years): beyond, it is a mistake.
+        let e = RequestOptions::from_value(json!({"timeout": 1e9})).unwrap_err();
+        assert!(
+            e.to_string().contains("`timeout` must be a positive"),
+            "{e}"
+        );
+        let o = RequestOptions::from_value(json!({"timeout": 999_999_999})).unwrap();
+        assert_eq!(o.timeout, Some(Duration::from_secs(999_999_999)));
         assert!(RequestOptions::from_value(json!([1])).is_err());
     }
 }
