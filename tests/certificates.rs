@@ -118,6 +118,8 @@ struct Script {
     answers: SignedBy,
     /// Sign the listing over other bytes than those sent.
     tamper_listing: bool,
+    /// How many seconds before now the listing's `Wechatpay-Timestamp` says it was signed.
+    listing_age_seconds: i64,
 }
 
 #[derive(Default)]
@@ -299,7 +301,12 @@ async fn answer(
     } else {
         (Bytes::from_static(br#"{"ok":true}"#), &script.answers)
     };
-    let timestamp = Formatter::timestamp().to_string();
+    let age = if listing {
+        script.listing_age_seconds
+    } else {
+        0
+    };
+    let timestamp = (Formatter::timestamp() - age).to_string();
     let nonce = Formatter::nonce(32);
     let signed: &[u8] = if listing && script.tamper_listing {
         b"{\"data\":[]}"
@@ -331,6 +338,7 @@ fn honest_script() -> Script {
         listing: SignedBy::new(demo::PLATFORM_CERTIFICATE_SERIAL, demo_certificate_key()),
         answers: SignedBy::new(demo::PLATFORM_CERTIFICATE_SERIAL, demo_certificate_key()),
         tamper_listing: false,
+        listing_age_seconds: 0,
     }
 }
 
@@ -811,6 +819,36 @@ fn a_download_that_does_not_explain_the_serial_gives_up_and_is_rate_limited() {
     );
     assert_eq!(server.listing_requests(), 1, "rate limited");
     assert_eq!(server.other_requests(), 2);
+}
+
+#[test]
+fn a_refetched_listing_is_held_to_the_clock_skew_allowed_for_answers() {
+    // Signed a minute ago: within WeChat Pay's 300 s, installed.
+    let server = ListingServer::start(honest_script());
+    server.script(|s| s.listing_age_seconds = 60);
+    let wxpay = refetching(demo_merchant(&server.base_uri()))
+        .cert(demo::PLATFORM_PUBLIC_KEY_ID, demo::PLATFORM_PUBLIC_KEY_PEM)
+        .build()
+        .unwrap();
+    wxpay.chain("v3/anything").get(()).unwrap();
+    assert!(wxpay
+        .platform_keys()
+        .get(demo::PLATFORM_CERTIFICATE_SERIAL)
+        .is_some());
+
+    // Signed over five minutes ago: refused, nothing installed.
+    let server = ListingServer::start(honest_script());
+    server.script(|s| s.listing_age_seconds = 301 + 5);
+    let wxpay = refetching(demo_merchant(&server.base_uri()))
+        .cert(demo::PLATFORM_PUBLIC_KEY_ID, demo::PLATFORM_PUBLIC_KEY_PEM)
+        .build()
+        .unwrap();
+    assert_eq!(
+        unknown_serial(wxpay.chain("v3/anything").get(())),
+        demo::PLATFORM_CERTIFICATE_SERIAL
+    );
+    assert_eq!(server.listing_requests(), 1);
+    assert_eq!(wxpay.platform_keys().ids(), [demo::PLATFORM_PUBLIC_KEY_ID]);
 }
 
 #[test]
