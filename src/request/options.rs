@@ -529,64 +529,48 @@ mod tests {
 
     #[test]
     fn each_typed_option_sets_what_its_json_key_sets() {
+        // Every pair also sets a variable, so that an option that dropped what was set before
+        // it (or came back as `Default`) shows.
+        let base = || RequestOptions::new().var("card_id", "c");
         let pairs = [
-            (
-                json!({"card_id": "c"}),
-                RequestOptions::new().var("card_id", "c"),
-            ),
-            (
-                json!({"json": {"a": 1}}),
-                RequestOptions::new().json(json!({"a": 1})),
-            ),
-            (
-                json!({"query": {"q": "1"}}),
-                RequestOptions::new().query("q", "1"),
-            ),
-            (
-                json!({"headers": {"X-T": "t"}}),
-                RequestOptions::new().header("X-T", "t"),
-            ),
-            (json!({"body": "raw"}), RequestOptions::new().body("raw")),
+            (json!({"json": {"a": 1}}), base().json(json!({"a": 1}))),
+            (json!({"query": {"q": "1"}}), base().query("q", "1")),
+            (json!({"headers": {"X-T": "t"}}), base().header("X-T", "t")),
+            (json!({"body": "raw"}), base().body("raw")),
             (
                 json!({"base_uri": "https://h/"}),
-                RequestOptions::new().base_uri("https://h/"),
+                base().base_uri("https://h/"),
             ),
             (
                 json!({"timeout": 2.5}),
-                RequestOptions::new().timeout(Duration::from_millis(2500)),
+                base().timeout(Duration::from_millis(2500)),
             ),
             (
                 json!({"response_timeout": 1}),
-                RequestOptions::new().response_timeout(Duration::from_secs(1)),
+                base().response_timeout(Duration::from_secs(1)),
             ),
             (
                 json!({"read_timeout": 3}),
-                RequestOptions::new().read_timeout(Duration::from_secs(3)),
+                base().read_timeout(Duration::from_secs(3)),
             ),
-            (
-                json!({"http_errors": false}),
-                RequestOptions::new().http_errors(false),
-            ),
-            (
-                json!({"xml": {"a": "1"}}),
-                RequestOptions::new().xml(json!({"a": "1"})),
-            ),
-            (
-                json!({"nonceless": true}),
-                RequestOptions::new().nonceless(true),
-            ),
-            (
-                json!({"security": true}),
-                RequestOptions::new().security(true),
-            ),
-            (json!({"retry": false}), RequestOptions::new().retry(false)),
-            (
-                json!({"idempotent": true}),
-                RequestOptions::new().idempotent(true),
-            ),
+            (json!({"http_errors": false}), base().http_errors(false)),
+            (json!({"xml": {"a": "1"}}), base().xml(json!({"a": "1"}))),
+            (json!({"nonceless": true}), base().nonceless(true)),
+            (json!({"security": true}), base().security(true)),
+            (json!({"retry": false}), base().retry(false)),
+            (json!({"idempotent": true}), base().idempotent(true)),
         ];
-        let untouched = format!("{:?}", RequestOptions::new());
-        for (value, typed) in pairs {
+        let untouched = format!("{:?}", base());
+        assert_eq!(
+            untouched,
+            format!(
+                "{:?}",
+                RequestOptions::from_value(json!({"card_id": "c"})).unwrap()
+            )
+        );
+        assert_ne!(untouched, format!("{:?}", RequestOptions::new()));
+        for (mut value, typed) in pairs {
+            value["card_id"] = json!("c");
             let from_json = format!("{:?}", RequestOptions::from_value(value.clone()).unwrap());
             assert_ne!(from_json, untouched, "{value} changed nothing");
             assert_eq!(format!("{typed:?}"), from_json, "{value}");
