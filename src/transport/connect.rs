@@ -24,7 +24,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) struct Connector {
     inner: HttpsConnector<HttpConnector>,
     limit: Duration,
-    tls_failures: TlsFailures,
+    tls_alerts: TlsAlerts,
 }
 
 /// The last TLS alert read on any of one connector's connections, in plain words.
@@ -35,9 +35,9 @@ pub(crate) struct Connector {
 /// lets the call say what the server said. A refused certificate is a property of the client,
 /// not of one connection, so the last failure of any of its connections is the right one.
 #[derive(Clone, Default)]
-pub(crate) struct TlsFailures(Arc<Mutex<Option<String>>>);
+pub(crate) struct TlsAlerts(Arc<Mutex<Option<String>>>);
 
-impl TlsFailures {
+impl TlsAlerts {
     pub(crate) fn last(&self) -> Option<String> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -72,13 +72,13 @@ impl Connector {
         Self {
             inner,
             limit,
-            tls_failures: TlsFailures::default(),
+            tls_alerts: TlsAlerts::default(),
         }
     }
 
-    /// Where this connector's connections note TLS failures.
-    pub(crate) fn tls_failures(&self) -> TlsFailures {
-        self.tls_failures.clone()
+    /// Where this connector's connections note the TLS alerts they read.
+    pub(crate) fn tls_alerts(&self) -> TlsAlerts {
+        self.tls_alerts.clone()
     }
 }
 
@@ -94,13 +94,10 @@ impl Service<http::Uri> for Connector {
     fn call(&mut self, uri: http::Uri) -> Self::Future {
         let connecting = self.inner.call(uri);
         let limit = self.limit;
-        let tls_failures = self.tls_failures.clone();
+        let tls_alerts = self.tls_alerts.clone();
         Box::pin(async move {
             match tokio::time::timeout(limit, connecting).await {
-                Ok(connected) => connected.map(|inner| NotingStream {
-                    inner,
-                    tls_failures,
-                }),
+                Ok(connected) => connected.map(|inner| NotingStream { inner, tls_alerts }),
                 Err(_) => Err(Box::new(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     "connect timeout",
@@ -110,10 +107,10 @@ impl Service<http::Uri> for Connector {
     }
 }
 
-/// A connection that notes the TLS alerts it reads in its connector's [`TlsFailures`].
+/// A connection that notes the TLS alerts it reads in its connector's [`TlsAlerts`].
 pub(crate) struct NotingStream {
     inner: MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>,
-    tls_failures: TlsFailures,
+    tls_alerts: TlsAlerts,
 }
 
 impl hyper::rt::Read for NotingStream {
@@ -124,7 +121,7 @@ impl hyper::rt::Read for NotingStream {
     ) -> Poll<std::io::Result<()>> {
         let read = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Err(e)) = &read {
-            self.tls_failures.note(e);
+            self.tls_alerts.note(e);
         }
         read
     }

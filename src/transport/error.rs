@@ -167,7 +167,7 @@ pub(crate) fn classify(
 
 /// [`classify`] for a failure while waiting for an answer's headers: what is not a connect
 /// failure is [`FailedAt::BeforeAnswer`]. `last_tls_alert` is what the server last said on
-/// another of the pool's connections ([`super::connect::TlsFailures`]): it names the cause of a
+/// another of the pool's connections ([`super::connect::TlsAlerts`]): it names the cause of a
 /// connection that died before it carried the request.
 pub(crate) fn classify_unanswered(
     host: &str,

@@ -30,6 +30,7 @@ use hyper_util::rt::TokioTimer;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 pub(crate) use body::{BodyStream, StreamResponse, StreamedBody};
+use connect::TlsAlerts;
 use error::classify_unanswered;
 pub(crate) use error::{failed_at, host_of, FailedAt};
 
@@ -112,7 +113,7 @@ pub(crate) struct Transport {
     plain: Pool,
     /// The pool of connections that present the merchant certificate, when one is configured,
     /// and the alerts its servers sent.
-    mutual: Option<(Pool, connect::TlsFailures)>,
+    mutual: Option<(Pool, TlsAlerts)>,
     config: TransportConfig,
 }
 
@@ -161,10 +162,10 @@ impl Transport {
                 // (the call sees only "channel closed"); over HTTP/1.1 the alert reaches the
                 // call, whose error can then say the certificate was refused. When it arrives
                 // before the request is written, the connection's task dies of it, and the
-                // call reads it from the pool's `TlsFailures`.
+                // call reads it from the pool's `TlsAlerts`.
                 let connector = connect::Connector::new(tls, false, config.connect_timeout);
-                let refusals = connector.tls_failures();
-                Some((Self::pool(connector, &config)?, refusals))
+                let alerts = connector.tls_alerts();
+                Some((Self::pool(connector, &config)?, alerts))
             }
         };
         let plain = Self::pool(
@@ -206,9 +207,9 @@ impl Transport {
             .and_then(|i| i.read_timeout)
             .or(self.config.read_timeout);
         let stream = req.extensions().get::<StreamResponse>().is_some();
-        let (pool, tls_failures) = match (req.extensions().get::<MutualTls>(), &self.mutual) {
+        let (pool, tls_alerts) = match (req.extensions().get::<MutualTls>(), &self.mutual) {
             (None, _) => (&self.plain, None),
-            (Some(_), Some((mutual, tls_failures))) => (mutual, Some(tls_failures)),
+            (Some(_), Some((mutual, tls_alerts))) => (mutual, Some(tls_alerts)),
             (Some(_), None) => {
                 return Err(Error::Config(ConfigError::one(
                     "this call asks for mutual TLS (`security`), which needs the merchant API \
@@ -238,7 +239,7 @@ impl Transport {
                 }
             }
         }
-        .map_err(|e| classify_unanswered(&host, e, tls_failures.and_then(|n| n.last())))?;
+        .map_err(|e| classify_unanswered(&host, e, tls_alerts.and_then(TlsAlerts::last)))?;
         let (parts, body) = response.into_parts();
         let body = BodyStream::new(body, read_timeout, host);
         if stream {
