@@ -823,30 +823,28 @@ fn a_download_that_does_not_explain_the_serial_gives_up_and_is_rate_limited() {
 
 #[test]
 fn a_refetched_listing_is_held_to_the_clock_skew_allowed_for_answers() {
+    let signed_ago = |seconds: i64| {
+        let server = ListingServer::start(honest_script());
+        server.script(|s| s.listing_age_seconds = seconds);
+        let wxpay = refetching(demo_merchant(&server.base_uri()))
+            .cert(demo::PLATFORM_PUBLIC_KEY_ID, demo::PLATFORM_PUBLIC_KEY_PEM)
+            .build()
+            .unwrap();
+        let outcome = wxpay.chain("v3/anything").get(());
+        (server, wxpay, outcome)
+    };
+
     // Signed a minute ago: within WeChat Pay's 300 s, installed.
-    let server = ListingServer::start(honest_script());
-    server.script(|s| s.listing_age_seconds = 60);
-    let wxpay = refetching(demo_merchant(&server.base_uri()))
-        .cert(demo::PLATFORM_PUBLIC_KEY_ID, demo::PLATFORM_PUBLIC_KEY_PEM)
-        .build()
-        .unwrap();
-    wxpay.chain("v3/anything").get(()).unwrap();
+    let (_server, wxpay, outcome) = signed_ago(60);
+    outcome.unwrap();
     assert!(wxpay
         .platform_keys()
         .get(demo::PLATFORM_CERTIFICATE_SERIAL)
         .is_some());
 
     // Signed over five minutes ago: refused, nothing installed.
-    let server = ListingServer::start(honest_script());
-    server.script(|s| s.listing_age_seconds = 301 + 5);
-    let wxpay = refetching(demo_merchant(&server.base_uri()))
-        .cert(demo::PLATFORM_PUBLIC_KEY_ID, demo::PLATFORM_PUBLIC_KEY_PEM)
-        .build()
-        .unwrap();
-    assert_eq!(
-        unknown_serial(wxpay.chain("v3/anything").get(())),
-        demo::PLATFORM_CERTIFICATE_SERIAL
-    );
+    let (server, wxpay, outcome) = signed_ago(301 + 5);
+    assert_eq!(unknown_serial(outcome), demo::PLATFORM_CERTIFICATE_SERIAL);
     assert_eq!(server.listing_requests(), 1);
     assert_eq!(wxpay.platform_keys().ids(), [demo::PLATFORM_PUBLIC_KEY_ID]);
 }
