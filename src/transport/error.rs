@@ -238,3 +238,52 @@ pub(crate) fn host_of(uri: &http::Uri) -> String {
     uri.authority()
         .map_or_else(|| "the server".to_string(), |a| a.as_str().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http_body_util::Full;
+
+    /// What hyper says of a request whose connection died before carrying it: "connection
+    /// was not ready", marked canceled.
+    async fn request_on_a_dead_connection() -> hyper::Error {
+        let (client, _server) = tokio::io::duplex(64);
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(client))
+                .await
+                .unwrap();
+        drop(connection);
+        sender
+            .send_request(http::Request::new(Full::<Bytes>::default()))
+            .await
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_died_before_the_request_is_named_by_the_pools_last_alert() {
+        let refused = describe_tls(&rustls::Error::AlertReceived(
+            rustls::AlertDescription::CertificateRequired,
+        ));
+
+        let e = request_on_a_dead_connection().await;
+        assert!(e.is_canceled(), "{e:?}");
+        let err = classify_unanswered("api.mch.weixin.qq.com", e, Some(refused.clone()));
+        assert_eq!(
+            err.to_string(),
+            format!("TLS with api.mch.weixin.qq.com failed: {refused}")
+        );
+        assert_eq!(failed_at(&err), Some(FailedAt::BeforeAnswer));
+
+        // Without an alert noted, the plain words; an alert never stands in for another
+        // failure.
+        let err = classify_unanswered("h", request_on_a_dead_connection().await, None);
+        assert!(!err.to_string().contains("TLS"), "{err}");
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let err = classify_unanswered("h", reset, Some(refused));
+        assert_eq!(
+            err.to_string(),
+            "h reset the connection before the answer was complete"
+        );
+    }
+}
