@@ -55,5 +55,6 @@ fn the_public_paths_name_the_expected_items() {
     );
     let _ = wechatpay::v2::verify;
     let _ = RequestOptions::new().var("x", 1);
+    let _: &[&str] = RequestOptions::KEYS;
     assert_eq!(DEFAULT_MAX_SKEW_SECONDS, 300);
 }

@@ -1,9 +1,9 @@
 //! Per-call options, from a JSON map in wechatpay-php's (Guzzle's) shape or a typed builder.
 //!
-//! The recognised keys are [`OPTION_KEYS`]. Every other top-level key is a path variable and
-//! must fill a `{placeholder}` of the path: a key that does neither is refused when the
-//! request is assembled, with the closest known name, so a typo (`jsom`, `card-id` for
-//! `{card_id}`) never goes unnoticed.
+//! The recognised keys are [`RequestOptions::KEYS`]. Every other top-level key is a path
+//! variable and must fill a `{placeholder}` of the path: a key that does neither is refused
+//! when the request is assembled, with the closest known name, so a typo (`jsom`, `card-id`
+//! for `{card_id}`) never goes unnoticed.
 
 use std::time::Duration;
 
@@ -11,24 +11,6 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, RequestError, Result};
-
-/// The option keys a call may carry besides its path variables.
-pub(crate) const OPTION_KEYS: &[&str] = &[
-    "json",
-    "query",
-    "headers",
-    "body",
-    "base_uri",
-    "timeout",
-    "response_timeout",
-    "read_timeout",
-    "http_errors",
-    "xml",
-    "nonceless",
-    "security",
-    "retry",
-    "idempotent",
-];
 
 /// Guzzle options wechatpay-php users may pass that this crate does not implement; they are
 /// refused by name rather than mistaken for path variables.
@@ -91,6 +73,26 @@ pub struct RequestOptions {
 }
 
 impl RequestOptions {
+    /// The keys of a JSON options map that are options. Every other top-level key is a path
+    /// variable; a key named here is always the option, even where the path has a
+    /// placeholder of the same name.
+    pub const KEYS: &'static [&'static str] = &[
+        "json",
+        "query",
+        "headers",
+        "body",
+        "base_uri",
+        "timeout",
+        "response_timeout",
+        "read_timeout",
+        "http_errors",
+        "xml",
+        "nonceless",
+        "security",
+        "retry",
+        "idempotent",
+    ];
+
     /// Empty options: no body, no query, no path variables.
     pub fn new() -> Self {
         Self {
@@ -402,7 +404,7 @@ impl RequestOptions {
         {
             None => Ok(()),
             Some(key) => {
-                let candidates = OPTION_KEYS.iter().chain(placeholders).copied();
+                let candidates = Self::KEYS.iter().chain(placeholders).copied();
                 Err(Error::Request(RequestError::UnknownOption {
                     key: key.clone(),
                     template: template.to_string(),
@@ -515,7 +517,7 @@ mod tests {
 
     #[test]
     fn a_suggestion_allows_one_edit_per_three_characters_from_one_to_three() {
-        let near = |key| closest(key, OPTION_KEYS.iter().copied());
+        let near = |key| closest(key, RequestOptions::KEYS.iter().copied());
         // Three characters allow one edit: `query` is two away from `qry`.
         assert_eq!(near("qry"), None);
         assert_eq!(near("jsn"), Some("json"));

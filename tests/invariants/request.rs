@@ -281,7 +281,7 @@ fn check_path_shape(
     for name in &placeholders {
         // A key that names an option is that option, even where the template has a
         // placeholder of the same name (found by the `template` target with `{base_uri}`).
-        if OPTION_KEYS.contains(name) {
+        if RequestOptions::KEYS.contains(name) {
             continue;
         }
         if let Some(value) = plain.get_mut(*name) {
@@ -309,25 +309,6 @@ fn check_path_shape(
         "{story}: a variable changed the query"
     );
 }
-
-/// The top-level option keys (`src/request/options.rs`, `OPTION_KEYS`): in a JSON map they
-/// are options, never path variables.
-const OPTION_KEYS: &[&str] = &[
-    "json",
-    "query",
-    "headers",
-    "body",
-    "base_uri",
-    "timeout",
-    "response_timeout",
-    "read_timeout",
-    "http_errors",
-    "xml",
-    "nonceless",
-    "security",
-    "retry",
-    "idempotent",
-];
 
 fn segments(path: &str) -> usize {
     path.split('/').count()
