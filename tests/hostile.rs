@@ -23,7 +23,6 @@ use hyper::body::{Body, Frame};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::sync::Notify;
-use wechatpay::crypto::{Formatter, Rsa};
 use wechatpay::error::{TimeoutStage, VerifyError};
 use wechatpay::{Client, Error, Response};
 
@@ -167,24 +166,6 @@ impl Body for Scripted {
 
 // -- the server -----------------------------------------------------------------------------
 
-/// The four `Wechatpay-*` headers of `body`, signed by the fixture platform key as if at
-/// `age` seconds ago.
-fn signature_headers(body: &[u8], age: i64) -> Vec<(&'static str, String)> {
-    let timestamp = (Formatter::timestamp() - age).to_string();
-    let nonce = Formatter::nonce(32);
-    let signature = Rsa::sign(
-        &Formatter::response(&timestamp, &nonce, body),
-        &common::platform_key(),
-    )
-    .unwrap();
-    vec![
-        ("Wechatpay-Timestamp", timestamp),
-        ("Wechatpay-Nonce", nonce),
-        ("Wechatpay-Serial", common::PUB_KEY_ID.to_string()),
-        ("Wechatpay-Signature", signature),
-    ]
-}
-
 fn signed(
     status: u16,
     content_type: &str,
@@ -194,7 +175,7 @@ fn signed(
     let mut response = hyper::Response::builder()
         .status(status)
         .header("content-type", content_type);
-    for (name, value) in signature_headers(body, age) {
+    for (name, value) in common::signature_headers(body, age) {
         response = response.header(name, value);
     }
     response.body(Scripted::full(body)).unwrap()

@@ -312,23 +312,6 @@ fn raw_server(head: String, body: &'static [u8]) -> (String, Arc<AtomicUsize>) {
     (base, count)
 }
 
-/// The four signature headers of `body`, correctly signed now.
-fn signature_headers(body: &[u8]) -> Vec<(&'static str, String)> {
-    let timestamp = Formatter::timestamp().to_string();
-    let nonce = Formatter::nonce(32);
-    let signature = Rsa::sign(
-        &Formatter::response(&timestamp, &nonce, body),
-        &common::platform_key(),
-    )
-    .unwrap();
-    vec![
-        ("Wechatpay-Timestamp", timestamp),
-        ("Wechatpay-Nonce", nonce),
-        ("Wechatpay-Serial", common::PUB_KEY_ID.to_string()),
-        ("Wechatpay-Signature", signature),
-    ]
-}
-
 fn answer_head(headers: &[(&str, String)]) -> String {
     let mut head = "HTTP/1.1 200 OK\r\ncontent-type: application/json".to_string();
     for (name, value) in headers {
@@ -350,7 +333,7 @@ fn call(base: &str) -> [Result<wechatpay::Response, Error>; 2] {
 #[test]
 fn a_duplicated_signature_header_is_refused_never_first_wins() {
     let body = b"{\"ok\":1}";
-    let genuine = signature_headers(body);
+    let genuine = common::signature_headers(body, 0);
     // The genuine answer verifies over the same raw server.
     let (base, _) = raw_server(answer_head(&genuine), body);
     for outcome in call(&base) {
@@ -387,7 +370,7 @@ fn a_duplicated_signature_header_is_refused_never_first_wins() {
 #[test]
 fn oversized_signature_headers_are_refused_cleanly() {
     let body = b"{}";
-    let genuine = signature_headers(body);
+    let genuine = common::signature_headers(body, 0);
     let with = |name: &str, value: String| {
         let headers: Vec<(&str, String)> = genuine
             .iter()

@@ -289,20 +289,13 @@ fn serve_once_per_connection(
             assert!(n > 0, "the client closed before a whole request");
             request.extend_from_slice(&chunk[..n]);
         }
-        let body = b"{}";
-        let ts = wechatpay::crypto::Formatter::timestamp().to_string();
-        let nonce = wechatpay::crypto::Formatter::nonce(32);
-        let signature = wechatpay::crypto::Rsa::sign(
-            &wechatpay::crypto::Formatter::response(&ts, &nonce, body),
-            &common::platform_key(),
-        )
-        .unwrap();
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\
-             Wechatpay-Timestamp: {ts}\r\nWechatpay-Nonce: {nonce}\r\n\
-             Wechatpay-Serial: {}\r\nWechatpay-Signature: {signature}\r\n\r\n{{}}",
-            common::PUB_KEY_ID
+        let mut answer = String::from(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n",
         );
+        for (name, value) in common::signature_headers(b"{}", 0) {
+            answer.push_str(&format!("{name}: {value}\r\n"));
+        }
+        answer.push_str("\r\n{}");
         stream.write_all(answer.as_bytes()).unwrap();
         stream.flush().unwrap();
     }

@@ -110,6 +110,24 @@ pub fn platform_key() -> RsaPrivateKey {
     Rsa::from_private(&fixture_url("platform_private.pem")).expect("platform fixture loads")
 }
 
+/// The four `Wechatpay-*` headers of an answer with `body`, signed by the fixture platform
+/// key (`PUB_KEY_ID`) as if `age` seconds ago.
+pub fn signature_headers(body: &[u8], age: i64) -> Vec<(&'static str, String)> {
+    let timestamp = (Formatter::timestamp() - age).to_string();
+    let nonce = Formatter::nonce(32);
+    let signature = Rsa::sign(
+        &Formatter::response(&timestamp, &nonce, body),
+        &platform_key(),
+    )
+    .unwrap();
+    vec![
+        ("Wechatpay-Timestamp", timestamp),
+        ("Wechatpay-Nonce", nonce),
+        ("Wechatpay-Serial", PUB_KEY_ID.to_string()),
+        ("Wechatpay-Signature", signature),
+    ]
+}
+
 /// A builder for the fixture merchant, trusting the fixture platform key, aimed at `base`.
 pub fn builder(base: &str) -> ClientBuilder {
     Client::builder()
