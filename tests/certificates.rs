@@ -6,6 +6,8 @@
 //! come from `ListingServer` below, a loopback hyper server that checks each request's
 //! signature with the demo merchant key and signs its answers as told.
 
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -136,49 +138,30 @@ struct ListingServer {
     addr: SocketAddr,
     script: Arc<Mutex<Script>>,
     log: Arc<Mutex<Log>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _accepting: common::AcceptLoop,
 }
 
 impl ListingServer {
     fn start(script: Script) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let script = Arc::new(Mutex::new(script));
         let log = Arc::new(Mutex::new(Log::default()));
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let (s, l) = (Arc::clone(&script), Arc::clone(&log));
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    tokio::select! {
-                        _ = &mut stopped => break,
-                        accepted = listener.accept() => {
-                            let Ok((stream, _)) = accepted else { continue };
-                            let (s, l) = (Arc::clone(&s), Arc::clone(&l));
-                            tokio::spawn(async move {
-                                let service = service_fn(move |req| answer(Arc::clone(&s), Arc::clone(&l), req));
-                                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                                    .serve_connection(TokioIo::new(stream), service)
-                                    .await;
-                            });
-                        }
-                    }
-                }
+        let accepting = common::AcceptLoop::start(listener, move |stream, _| {
+            let (s, l) = (Arc::clone(&s), Arc::clone(&l));
+            tokio::spawn(async move {
+                let service = service_fn(move |req| answer(Arc::clone(&s), Arc::clone(&l), req));
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         });
         Self {
             addr,
             script,
             log,
-            stop: Some(stop),
-            thread: Some(thread),
+            _accepting: accepting,
         }
     }
 
@@ -196,17 +179,6 @@ impl ListingServer {
 
     fn other_requests(&self) -> usize {
         self.log.lock().unwrap().other_requests
-    }
-}
-
-impl Drop for ListingServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

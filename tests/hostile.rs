@@ -269,14 +269,12 @@ struct HostileServer {
     addr: SocketAddr,
     protocol: Protocol,
     root_pem: Option<String>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _accepting: common::AcceptLoop,
 }
 
 impl HostileServer {
     fn start(protocol: Protocol, fault: Misbehaviour) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let (tls, root_pem) = match protocol {
             Protocol::Http1 => (None, None),
@@ -290,39 +288,25 @@ impl HostileServer {
             fault,
             Misbehaviour::ResetBeforeHeaders | Misbehaviour::ResetMidBody
         );
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            UNCOUNTED.with(|u| u.set(true));
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    tokio::select! {
-                        _ = &mut stopped => break,
-                        accepted = listener.accept() => {
-                            let Ok((stream, _)) = accepted else { continue };
-                            let _ = stream.set_nodelay(true);
-                            if abortive {
-                                // A zero linger makes the close an RST, at once: the close
-                                // does not block, which is what the deprecation warns of.
-                                #[allow(deprecated)]
-                                let _ = stream.set_linger(Some(Duration::ZERO));
-                            }
-                            tokio::spawn(serve(stream, tls.clone(), fault));
-                        }
-                    }
+        let accepting = common::AcceptLoop::start_after(
+            || UNCOUNTED.with(|u| u.set(true)),
+            listener,
+            move |stream, _| {
+                let _ = stream.set_nodelay(true);
+                if abortive {
+                    // A zero linger makes the close an RST, at once: the close does not
+                    // block, which is what the deprecation warns of.
+                    #[allow(deprecated)]
+                    let _ = stream.set_linger(Some(Duration::ZERO));
                 }
-            });
-        });
+                tokio::spawn(serve(stream, tls.clone(), fault));
+            },
+        );
         Self {
             addr,
             protocol,
             root_pem,
-            stop: Some(stop),
-            thread: Some(thread),
+            _accepting: accepting,
         }
     }
 
@@ -371,17 +355,6 @@ async fn serve(
     tokio::select! {
         () = serving => {}
         () = killed.notified() => {}
-    }
-}
-
-impl Drop for HostileServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

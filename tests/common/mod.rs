@@ -209,12 +209,73 @@ pub fn localhost_tls(alpn: &[&[u8]]) -> (Arc<tokio_rustls::rustls::ServerConfig>
     (Arc::new(config), cert_pem)
 }
 
+/// A tokio accept loop on a thread and runtime of its own: each connection `listener` accepts
+/// goes to `on_accept`, called on that runtime (so it may `tokio::spawn`). Stopped and joined
+/// when dropped.
+pub struct AcceptLoop {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AcceptLoop {
+    pub fn start(
+        listener: std::net::TcpListener,
+        on_accept: impl FnMut(tokio::net::TcpStream, SocketAddr) + Send + 'static,
+    ) -> Self {
+        Self::start_after(|| {}, listener, on_accept)
+    }
+
+    /// [`start`](Self::start), running `first` on the loop's thread before anything else.
+    pub fn start_after(
+        first: impl FnOnce() + Send + 'static,
+        listener: std::net::TcpListener,
+        mut on_accept: impl FnMut(tokio::net::TcpStream, SocketAddr) + Send + 'static,
+    ) -> Self {
+        listener.set_nonblocking(true).expect("nonblocking");
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            first();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                loop {
+                    tokio::select! {
+                        _ = &mut stopped => break,
+                        accepted = listener.accept() => {
+                            if let Ok((stream, remote)) = accepted {
+                                on_accept(stream, remote);
+                            }
+                        }
+                    }
+                }
+            });
+        });
+        Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for AcceptLoop {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// A loopback server on its own thread and runtime; stops when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
     state: Arc<State>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _accepting: AcceptLoop,
     pub tls_root_pem: Option<String>,
 }
 
@@ -233,7 +294,6 @@ impl TestServer {
 
     fn launch(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(State {
             merchant_public: merchant_key().public_key(),
@@ -241,38 +301,26 @@ impl TestServer {
             faults: Mutex::new(VecDeque::new()),
             seen: Mutex::new(Vec::new()),
         });
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let served = Arc::clone(&state);
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                loop {
-                    tokio::select! {
-                        _ = &mut stopped => break,
-                        accepted = listener.accept() => {
-                            let Ok((stream, remote)) = accepted else { continue };
-                            let _ = stream.set_nodelay(true);
-                            let state = Arc::clone(&served);
-                            let tls = tls.clone();
-                            tokio::spawn(async move {
-                                let service = service_fn(move |req| handle(Arc::clone(&state), remote, req));
-                                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                                match tls {
-                                    Some(acceptor) => {
-                                        if let Ok(stream) = acceptor.accept(stream).await {
-                                            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
-                                        }
-                                    }
-                                    None => {
-                                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
-                                    }
-                                }
-                            });
+        let accepting = AcceptLoop::start(listener, move |stream, remote| {
+            let _ = stream.set_nodelay(true);
+            let state = Arc::clone(&served);
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| handle(Arc::clone(&state), remote, req));
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                match tls {
+                    Some(acceptor) => {
+                        if let Ok(stream) = acceptor.accept(stream).await {
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
                         }
+                    }
+                    None => {
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
                     }
                 }
             });
@@ -280,8 +328,7 @@ impl TestServer {
         Self {
             addr,
             state,
-            stop: Some(stop),
-            thread: Some(thread),
+            _accepting: accepting,
             tls_root_pem: None,
         }
     }
@@ -317,17 +364,6 @@ impl TestServer {
 
     pub fn last(&self) -> Seen {
         self.seen().pop().expect("the server saw a request")
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
