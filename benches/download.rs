@@ -21,30 +21,14 @@ use aws_lc_rs::digest;
 #[cfg(not(feature = "aws-lc-rs"))]
 use ring::digest;
 
+// What the load bench reads off the machine: memory, process and thread CPU time.
+#[path = "load/machine.rs"]
+#[allow(dead_code)]
+mod machine;
+
+use machine::{cpu_time, current_tid, reset_peak_rss, rss, thread_cpu_time};
+
 const MIB: u64 = 1024 * 1024;
-
-/// Resident memory now and its peak since the last reset, in bytes (Linux).
-fn rss() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<u64>().ok())
-            .map_or(0, |kb| kb * 1024)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// CPU time this process has used, all threads (user + system).
-fn cpu_time() -> Duration {
-    // SAFETY: clock_gettime writes one timespec.
-    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
-    assert_eq!(rc, 0, "clock_gettime");
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
-}
 
 /// CPU time so far of the client's threads (the caller, the crate's runtime) and of the
 /// server's (the simulator, the TLS front), from each thread's schedstat (proc(5)).
@@ -56,22 +40,17 @@ fn cpu_by_side() -> (Duration, Duration) {
     for task in tasks.flatten() {
         let path = task.path();
         let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        let ns = std::fs::read_to_string(path.join("schedstat"))
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-            .unwrap_or(0);
+        let Some(tid) = path.file_name().and_then(|n| n.to_str()?.parse().ok()) else {
+            continue;
+        };
+        let used = thread_cpu_time(tid);
         if comm.starts_with("wechatpay-mock") || comm.starts_with("tls-front") {
-            server += Duration::from_nanos(ns);
+            server += used;
         } else {
-            client += Duration::from_nanos(ns);
+            client += used;
         }
     }
     (client, server)
-}
-
-fn reset_peak_rss() {
-    // Writing 5 resets VmHWM to the current RSS (proc(5), clear_refs).
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// A TLS front for the simulator on `localhost`: each connection is decrypted here and
@@ -198,14 +177,6 @@ fn in_memory_sha1(path: &std::path::Path, limit: u64) -> (f64, String) {
     (rate, hex)
 }
 
-/// The calling thread's CPU time (its schedstat, proc(5)).
-fn thread_cpu() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or(Duration::ZERO, Duration::from_nanos)
-}
-
 /// As [`in_memory_sha1`], with the rate by the thread's CPU time as well (MB/s per CPU
 /// second: what the digest costs, whatever else the machine is doing).
 fn in_memory_sha1_timed(path: &std::path::Path, limit: u64) -> (f64, f64, String) {
@@ -229,10 +200,10 @@ fn in_memory_sha1_timed(path: &std::path::Path, limit: u64) -> (f64, f64, String
         if filled == 0 {
             break;
         }
-        let (started, started_cpu) = (Instant::now(), thread_cpu());
+        let (started, started_cpu) = (Instant::now(), thread_cpu_time(current_tid()));
         context.update(&block[..filled]);
         hashing += started.elapsed();
-        hashing_cpu += thread_cpu().saturating_sub(started_cpu);
+        hashing_cpu += thread_cpu_time(current_tid()).saturating_sub(started_cpu);
         total += filled as u64;
     }
     let hex: String = context
