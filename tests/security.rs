@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -287,13 +287,8 @@ fn raw_server(head: String, body: &'static [u8]) -> (String, Arc<AtomicUsize>) {
             let head = head.clone();
             std::thread::spawn(move || {
                 let mut stream = stream;
-                let mut request = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&chunk[..n]),
-                    }
+                if !common::read_head(&mut stream) {
+                    return;
                 }
                 counted.fetch_add(1, Ordering::SeqCst);
                 // One answer per connection, said so, so that no call reuses a connection

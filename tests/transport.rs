@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use common::{Fault, TestServer};
@@ -282,13 +282,10 @@ fn serve_once_per_connection(
 ) -> std::thread::JoinHandle<usize> {
     use std::io::{Read, Write};
     fn answer(stream: &mut (impl Read + Write)) {
-        let mut request = Vec::new();
-        let mut chunk = [0u8; 4096];
-        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = stream.read(&mut chunk).unwrap();
-            assert!(n > 0, "the client closed before a whole request");
-            request.extend_from_slice(&chunk[..n]);
-        }
+        assert!(
+            common::read_head(stream),
+            "the client closed before a whole request"
+        );
         let mut answer = String::from(
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n",
         );
@@ -506,22 +503,10 @@ fn raw_server(script: fn(std::net::TcpStream)) -> u16 {
     port
 }
 
-/// Reads one request head.
-fn read_head(stream: &mut std::net::TcpStream) {
-    let mut request = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => request.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
 #[test]
 fn headers_later_than_the_response_timeout_are_a_response_timeout() {
     let port = raw_server(|mut stream| {
-        read_head(&mut stream);
+        common::read_head(&mut stream);
         std::thread::sleep(Duration::from_secs(3));
     });
     let wxpay = common::builder(&format!("http://127.0.0.1:{port}/"))
@@ -555,7 +540,7 @@ fn headers_later_than_the_response_timeout_are_a_response_timeout() {
 #[test]
 fn a_body_that_stalls_is_a_read_timeout() {
     let port = raw_server(|mut stream| {
-        read_head(&mut stream);
+        common::read_head(&mut stream);
         let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"a\":");
         std::thread::sleep(Duration::from_secs(3));
     });
@@ -575,7 +560,7 @@ fn a_body_that_stalls_is_a_read_timeout() {
 #[test]
 fn a_declared_length_over_the_cap_is_refused_at_the_headers() {
     let port = raw_server(|mut stream| {
-        read_head(&mut stream);
+        common::read_head(&mut stream);
         let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 104857600\r\n\r\n");
         std::thread::sleep(Duration::from_secs(3));
     });

@@ -110,6 +110,20 @@ pub fn platform_key() -> RsaPrivateKey {
     Rsa::from_private(&fixture_url("platform_private.pem")).expect("platform fixture loads")
 }
 
+/// Reads one HTTP request head from `stream`: true once its blank line has arrived, false if
+/// the peer closed or the read failed first. The body, if any, is left unread.
+pub fn read_head(stream: &mut impl std::io::Read) -> bool {
+    let mut request = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => request.extend_from_slice(&chunk[..n]),
+        }
+    }
+    true
+}
+
 /// The four `Wechatpay-*` headers of an answer with `body`, signed by the fixture platform
 /// key (`PUB_KEY_ID`) as if `age` seconds ago.
 pub fn signature_headers(body: &[u8], age: i64) -> Vec<(&'static str, String)> {
