@@ -393,15 +393,23 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn build(template: &'static str, opts: serde_json::Value) -> Result<http::Request<Bytes>> {
+    fn assemble_as(
+        method: Method,
+        template: &'static str,
+        opts: serde_json::Value,
+    ) -> Result<http::Request<Bytes>> {
         let base = BaseUri::parse("https://api.mch.weixin.qq.com").unwrap();
         assemble(
             &base,
             &HeaderMap::new(),
-            Method::GET,
+            method,
             Cow::Borrowed(template),
             RequestOptions::from_value(opts)?,
         )
+    }
+
+    fn build(template: &'static str, opts: serde_json::Value) -> Result<http::Request<Bytes>> {
+        assemble_as(Method::GET, template, opts)
     }
 
     #[test]
@@ -443,14 +451,7 @@ mod tests {
     }
 
     fn post(template: &'static str, opts: serde_json::Value) -> Result<http::Request<Bytes>> {
-        let base = BaseUri::parse("https://api.mch.weixin.qq.com").unwrap();
-        assemble(
-            &base,
-            &HeaderMap::new(),
-            Method::POST,
-            Cow::Borrowed(template),
-            RequestOptions::from_value(opts)?,
-        )
+        assemble_as(Method::POST, template, opts)
     }
 
     #[test]
